@@ -1,0 +1,41 @@
+"""Broker topology and wire names: the only place they are spelled.
+
+Both services import these constants; nothing else names an exchange, a queue,
+a routing key or a shared header.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+__all__ = [
+    "BINDING_KEY",
+    "EVENT_LOG_QUEUE",
+    "EXCHANGE",
+    "IDEMPOTENCY_KEY_HEADER",
+    "SCHEMA_VERSION",
+    "EventType",
+]
+
+EXCHANGE: Final = "qahub.notifications"
+"""Topic exchange every domain event is published to (routing key = event type)."""
+
+EVENT_LOG_QUEUE: Final = "qahub.notifications.log"
+"""Stream queue bound to :data:`EXCHANGE`: the short event log the relays read."""
+
+BINDING_KEY: Final = "notification.#"
+"""Binding of the event log to the exchange: every notification event."""
+
+SCHEMA_VERSION: Final = 1
+"""Version of the event schema this package produces and understands."""
+
+IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
+
+
+class EventType(StrEnum):
+    """Domain event types; each value is also the event's routing key."""
+
+    CREATED = "notification.created"
+    UPDATED = "notification.updated"
+    DELETED = "notification.deleted"
