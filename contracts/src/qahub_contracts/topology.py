@@ -15,7 +15,9 @@ __all__ = [
     "EXCHANGE",
     "IDEMPOTENCY_KEY_HEADER",
     "SCHEMA_VERSION",
+    "STREAM_SEGMENT_BYTES",
     "EventType",
+    "stream_arguments",
 ]
 
 EXCHANGE: Final = "qahub.notifications"
@@ -31,6 +33,20 @@ SCHEMA_VERSION: Final = 1
 """Version of the event schema this package produces and understands."""
 
 IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
+
+STREAM_SEGMENT_BYTES: Final = 8 * 1024 * 1024
+"""Segment size of the event log. Retention only ever drops whole segments, so
+the broker's 500 MB default would keep a short log far past ``x-max-age``
+(DESIGN §8)."""
+
+
+def stream_arguments(max_age: str, segment_bytes: int = STREAM_SEGMENT_BYTES) -> dict[str, object]:
+    """Queue arguments of the event log; every declarer must pass the same ones."""
+    return {
+        "x-queue-type": "stream",
+        "x-max-age": max_age,
+        "x-stream-max-segment-size-bytes": segment_bytes,
+    }
 
 
 class EventType(StrEnum):
