@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime  # noqa: TC003 - pydantic needs it at runtime
+from datetime import datetime
 from typing import Annotated, Any, Final, Literal
-from uuid import UUID  # noqa: TC003 - pydantic needs it at runtime
+from uuid import UUID
 
 import orjson
 from pydantic import AfterValidator, Field, StringConstraints

@@ -184,8 +184,7 @@ def mint_token(
 ) -> str:
     """Sign an HS256 token (``qahub-notify token``, tests, the dev server)."""
     now = int(datetime.now(UTC).timestamp())
+    optional = {"scope": scope, "role": role, "aud": audience, "iss": issuer}
     claims: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + ttl_seconds}
-    for name, value in (("scope", scope), ("role", role), ("aud", audience), ("iss", issuer)):
-        if value:
-            claims[name] = value
+    claims.update({name: value for name, value in optional.items() if value})
     return jwt.encode(claims, secret, algorithm="HS256")

@@ -7,7 +7,7 @@ a routing key or a shared header.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "BINDING_KEY",
@@ -40,7 +40,7 @@ the broker's 500 MB default would keep a short log far past ``x-max-age``
 (DESIGN §8)."""
 
 
-def stream_arguments(max_age: str, segment_bytes: int = STREAM_SEGMENT_BYTES) -> dict[str, object]:
+def stream_arguments(max_age: str, segment_bytes: int = STREAM_SEGMENT_BYTES) -> dict[str, Any]:
     """Queue arguments of the event log; every declarer must pass the same ones."""
     return {
         "x-queue-type": "stream",

@@ -1,0 +1,83 @@
+"""``python -m notifications_api`` / ``qahub-notify api``: run the API with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import uvicorn
+
+from notifications_api.app import create_app
+from notifications_api.database import create_engine
+from notifications_api.migrations import upgrade
+from notifications_api.settings import ApiSettings, ConfigError, DatabaseSettings, load_settings
+
+__all__ = ["main", "migrate"]
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qahub-notify api", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
+    return parser
+
+
+async def _upgrade(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def migrate(argv: list[str] | None = None) -> int:
+    """``qahub-notify migrate``: apply every pending migration to ``DATABASE_URL``."""
+    argparse.ArgumentParser(prog="qahub-notify migrate", description=migrate.__doc__).parse_args(
+        argv
+    )
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    try:
+        settings = load_settings(DatabaseSettings)
+        asyncio.run(_upgrade(settings.database_url))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"database unreachable: {exc}", file=sys.stderr)
+        return 1
+    print("database is up to date")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the API until SIGTERM/SIGINT; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    try:
+        settings = load_settings(ApiSettings)
+        if not args.no_migrate:
+            asyncio.run(_upgrade(settings.database_url))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"database unreachable: {exc}", file=sys.stderr)
+        return 1
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        access_log=False,  # AccessLog logs each request without its query string
+        log_config=None,
+        server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The notifications API: ``create_app(settings)`` and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from notifications_api import health, routes
+from notifications_api.access_log import AccessLog
+from notifications_api.body_limit import BodyLimit
+from notifications_api.database import create_engine, create_sessionmaker
+from notifications_api.dependencies import State
+from notifications_api.errors import install_error_handlers
+from notifications_api.metrics import ApiMetrics
+from notifications_api.notifications import Notifications
+from notifications_api.outbox import OutboxDispatcher
+from notifications_api.settings import ApiSettings
+from qahub_contracts.auth import TokenVerifier
+from qahub_contracts.topology import IDEMPOTENCY_KEY_HEADER
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    """Build the API. Nothing connects until the lifespan starts."""
+    metrics = ApiMetrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[State]:
+        engine = create_engine(settings.database_url)
+        sessions = create_sessionmaker(engine)
+        dispatcher = OutboxDispatcher(engine, sessions, settings, metrics)
+        task = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
+        try:
+            yield State(
+                engine=engine,
+                sessions=sessions,
+                verifier=_verifier(settings),
+                notifications=Notifications(sessions, dispatcher.wake),
+                dispatcher=dispatcher,
+                metrics=metrics,
+            )
+        finally:
+            await dispatcher.stop()
+            await task
+            await engine.dispose()
+
+    app = FastAPI(
+        title="QaHub Notifications API",
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(routes.router)
+    app.include_router(health.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", IDEMPOTENCY_KEY_HEADER],
+        )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLog, metrics=metrics)
+    return app
+
+
+def _verifier(settings: ApiSettings) -> TokenVerifier:
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    return TokenVerifier(
+        secret=secret,
+        public_key=settings.jwt_public_key,
+        jwks_url=settings.jwt_jwks_url,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+    )

@@ -1,0 +1,56 @@
+"""Per-user counters, changed under the row lock inside each write transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications_api.models import UserCounter
+from qahub_contracts.api import Stats
+
+__all__ = ["adjust", "lock", "read_stats"]
+
+
+async def adjust(session: AsyncSession, user_id: str, *, total: int, unread: int) -> Stats:
+    """Add ``total``/``unread`` to the user's counters and return them after the change.
+
+    One atomic upsert: concurrent writers for the same user queue on the row
+    lock, so the counters stay exact and each caller sees its own result.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(UserCounter)
+        .values(user_id=user_id, total=total, unread=unread)
+        .on_conflict_do_update(
+            index_elements=[UserCounter.user_id],
+            set_={"total": UserCounter.total + total, "unread": UserCounter.unread + unread},
+        )
+        .returning(UserCounter.total, UserCounter.unread)
+    )
+    row = (await session.execute(stmt)).one()
+    return Stats(total=row.total, unread=row.unread, read=row.total - row.unread)
+
+
+async def lock(session: AsyncSession, user_id: str) -> None:
+    """Take the user's counter row lock for the rest of the transaction.
+
+    Every write transaction of a user takes it first, so a user's writers run
+    one after another (SQLite's ``BEGIN IMMEDIATE`` already serialises them).
+    """
+    await session.execute(
+        select(UserCounter.user_id).where(UserCounter.user_id == user_id).with_for_update()
+    )
+
+
+async def read_stats(session: AsyncSession, user_id: str) -> Stats:
+    """The user's counters (zeros for a user with no notifications yet)."""
+    row = (
+        await session.execute(
+            select(UserCounter.total, UserCounter.unread).where(UserCounter.user_id == user_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return Stats(total=0, unread=0, read=0)
+    return Stats(total=row.total, unread=row.unread, read=row.total - row.unread)

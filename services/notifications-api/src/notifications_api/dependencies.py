@@ -1,0 +1,44 @@
+"""Annotated dependency aliases the route handlers declare."""
+
+from __future__ import annotations
+
+from typing import Annotated, TypedDict, cast
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from notifications_api.auth import authenticate
+from notifications_api.metrics import ApiMetrics
+from notifications_api.notifications import Notifications
+from notifications_api.outbox import OutboxDispatcher
+from qahub_contracts.auth import Principal, TokenVerifier
+
+__all__ = ["CurrentUser", "NotificationsDep", "State", "StateDep"]
+
+
+class State(TypedDict):
+    """Everything the lifespan creates and hands to the requests."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    verifier: TokenVerifier
+    notifications: Notifications
+    dispatcher: OutboxDispatcher
+    metrics: ApiMetrics
+
+
+def _state(request: Request) -> State:
+    return cast("State", request.scope["state"])
+
+
+async def _principal(request: Request) -> Principal:
+    return await authenticate(request, _state(request)["verifier"])
+
+
+def _notifications(request: Request) -> Notifications:
+    return _state(request)["notifications"]
+
+
+StateDep = Annotated[State, Depends(_state)]
+CurrentUser = Annotated[Principal, Depends(_principal)]
+NotificationsDep = Annotated[Notifications, Depends(_notifications)]

@@ -1,0 +1,102 @@
+"""The API's side of RabbitMQ: declare the topology, publish with confirms.
+
+Every publish is persistent, ``mandatory`` and confirmed; an unroutable
+message (a ``basic.return``) is a failure, not a silent success (DESIGN §8).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Self
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelPreconditionFailed
+
+from qahub_contracts.topology import BINDING_KEY, EVENT_LOG_QUEUE, EXCHANGE, stream_arguments
+
+__all__ = ["PUBLISH_ERRORS", "Publisher"]
+
+log = logging.getLogger("notifications_api.publisher")
+
+PUBLISH_ERRORS = (*CONNECTION_EXCEPTIONS, TimeoutError)
+"""Failures of a publish after which the outbox row stays pending."""
+
+
+class Publisher:
+    """One confirmed channel to the ``qahub.notifications`` exchange."""
+
+    def __init__(self, connection: AbstractConnection, exchange: AbstractExchange) -> None:
+        self._connection = connection
+        self._exchange = exchange
+
+    @classmethod
+    async def connect(cls, url: str, *, max_age: str, timeout: float = 5.0) -> Self:
+        """Connect, declare the exchange and the event log, and open a confirm channel.
+
+        Raises:
+            Any of :data:`PUBLISH_ERRORS` when the broker cannot be reached.
+        """
+        connection = await aio_pika.connect(
+            url, timeout=timeout, client_properties={"connection_name": "notifications-api"}
+        )
+        try:
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            exchange = await _declare_topology(connection, channel, max_age)
+        except BaseException:
+            await connection.close()
+            raise
+        return cls(connection, exchange)
+
+    @property
+    def is_open(self) -> bool:
+        return not self._connection.is_closed
+
+    async def publish(
+        self,
+        body: bytes,
+        *,
+        routing_key: str,
+        message_id: str,
+        timestamp: datetime,
+        timeout: float,
+    ) -> None:
+        """Publish one event and wait for the broker's confirm.
+
+        Raises:
+            aio_pika.exceptions.PublishError: the message was unroutable (returned).
+            aio_pika.exceptions.DeliveryError: the broker nacked it.
+            TimeoutError: no confirm within ``timeout``.
+        """
+        message = aio_pika.Message(
+            body,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message_id,
+            type=routing_key,
+            timestamp=timestamp,
+            app_id="notifications-api",
+        )
+        await self._exchange.publish(message, routing_key, mandatory=True, timeout=timeout)
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+
+async def _declare_topology(
+    connection: AbstractConnection, channel: AbstractChannel, max_age: str
+) -> AbstractExchange:
+    exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    declare = await connection.channel()
+    try:
+        queue = await declare.declare_queue(
+            EVENT_LOG_QUEUE, durable=True, arguments=stream_arguments(max_age)
+        )
+    except ChannelPreconditionFailed:
+        log.warning("%s exists with other arguments; using it as it is", EVENT_LOG_QUEUE)
+        declare = await connection.channel()
+        queue = await declare.declare_queue(EVENT_LOG_QUEUE, passive=True)
+    await queue.bind(EXCHANGE, BINDING_KEY)
+    await declare.close()
+    return exchange
