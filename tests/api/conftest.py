@@ -8,13 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.support.servers import serving
 
 from notifications_api.app import create_app
 from notifications_api.database import create_engine
 from notifications_api.migrations import upgrade
 from notifications_api.settings import ApiSettings
 from qahub_contracts.auth import PUBLISH_SCOPE, mint_token
-from tests.support.servers import serving
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 
@@ -41,7 +41,11 @@ class Api:
         return self.auth("billing-service", scope=PUBLISH_SCOPE)
 
     async def create(
-        self, to: str, data: object = "hello", type_: str = "test", headers: dict[str, str] | None = None
+        self,
+        to: str,
+        data: object = "hello",
+        type_: str = "test",
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         body = {"type": type_, "notifiableType": "user", "notifiableId": to, "data": data}
         headers = {**self.service(), **(headers or {})}
@@ -75,7 +79,8 @@ def settings(database_url: str, rabbitmq_url: str) -> ApiSettings:
 @pytest.fixture
 async def api(settings: ApiSettings) -> AsyncIterator[Api]:
     await migrate(settings.database_url)
-    async with serving(create_app(settings)) as base_url, httpx.AsyncClient(
-        base_url=base_url, timeout=30
-    ) as http:
+    async with (
+        serving(create_app(settings)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
         yield Api(http, settings)

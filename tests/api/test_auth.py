@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import AsyncIterator
@@ -12,12 +14,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-from notifications_api.app import create_app
-from notifications_api.settings import ApiSettings
 from tests.api.conftest import SECRET, Api, api_settings, migrate
 from tests.api.test_notifications import assert_error
 from tests.support.servers import serving
+
+from notifications_api.app import create_app
+from notifications_api.settings import ApiSettings
 
 URL = "/api/v1/notifications"
 
@@ -42,18 +44,24 @@ def rsa_key() -> rsa.RSAPrivateKey:
 
 
 def _public_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 BAD_TOKENS = {
     "garbage": lambda: "not.a.jwt",
     "empty-parts": lambda: "..",
     "alg-none": lambda: _unsigned(_claims()),
-    "wrong-key": lambda: jwt.encode(_claims(), "another-secret-that-is-long-enough-for-hs256", algorithm="HS256"),
+    "wrong-key": lambda: jwt.encode(
+        _claims(), "another-secret-that-is-long-enough-for-hs256", algorithm="HS256"
+    ),
     "expired": lambda: jwt.encode(_claims(exp=int(time.time()) - 5), SECRET, algorithm="HS256"),
-    "not-yet-valid": lambda: jwt.encode(_claims(nbf=int(time.time()) + 600), SECRET, algorithm="HS256"),
+    "not-yet-valid": lambda: jwt.encode(
+        _claims(nbf=int(time.time()) + 600), SECRET, algorithm="HS256"
+    ),
     "no-sub": lambda: jwt.encode({"exp": int(time.time()) + 600}, SECRET, algorithm="HS256"),
     "empty-sub": lambda: jwt.encode(_claims(sub=""), SECRET, algorithm="HS256"),
     "numeric-sub": lambda: jwt.encode({**_claims(), "sub": 42}, SECRET, algorithm="HS256"),
@@ -97,7 +105,9 @@ class TestHs256:
 
 @pytest.fixture
 async def audience_api(database_url: str, rabbitmq_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = api_settings(database_url, rabbitmq_url, jwt_audience="qahub", jwt_issuer="https://id.qahub")
+    settings = api_settings(
+        database_url, rabbitmq_url, jwt_audience="qahub", jwt_issuer="https://id.qahub"
+    )
     await migrate(settings.database_url)
     async with serving(create_app(settings)) as base, httpx.AsyncClient(base_url=base) as http:
         yield http
@@ -132,10 +142,14 @@ class TestPublicKeys:
             yield http
 
     async def test_rs256(self, database_url: str, rabbitmq_url: str, rsa_key):
-        settings = api_settings(database_url, rabbitmq_url, jwt_secret=None, jwt_public_key=_public_pem(rsa_key))
+        settings = api_settings(
+            database_url, rabbitmq_url, jwt_secret=None, jwt_public_key=_public_pem(rsa_key)
+        )
         async for http in self._client(settings):
             good = jwt.encode(_claims(), rsa_key, algorithm="RS256")
-            assert (await http.get(URL, headers={"Authorization": f"Bearer {good}"})).status_code == 200
+            assert (
+                await http.get(URL, headers={"Authorization": f"Bearer {good}"})
+            ).status_code == 200
             # The public key used as an HMAC secret must not verify (algorithm confusion).
             forged = _hmac_with_public_key(_public_pem(rsa_key))
             assert_error(await http.get(URL, headers={"Authorization": f"Bearer {forged}"}), 401)
@@ -145,22 +159,25 @@ class TestPublicKeys:
 
     async def test_es256(self, database_url: str, rabbitmq_url: str):
         key = ec.generate_private_key(ec.SECP256R1())
-        settings = api_settings(database_url, rabbitmq_url, jwt_secret=None, jwt_public_key=_public_pem(key))
+        settings = api_settings(
+            database_url, rabbitmq_url, jwt_secret=None, jwt_public_key=_public_pem(key)
+        )
         async for http in self._client(settings):
             good = jwt.encode(_claims(), key, algorithm="ES256")
-            assert (await http.get(URL, headers={"Authorization": f"Bearer {good}"})).status_code == 200
+            assert (
+                await http.get(URL, headers={"Authorization": f"Bearer {good}"})
+            ).status_code == 200
             hs = jwt.encode(_claims(), SECRET, algorithm="HS256")
             assert_error(await http.get(URL, headers={"Authorization": f"Bearer {hs}"}), 401)
 
 
 def _hmac_with_public_key(pem: str) -> str:
     """An HS256 token whose HMAC key is the RSA public key (PyJWT refuses to make one)."""
-    import hashlib
-    import hmac
 
     def part(raw: bytes) -> str:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
-    signing_input = f"{part(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}.{part(json.dumps(_claims()).encode())}"
+    header = part(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    signing_input = f"{header}.{part(json.dumps(_claims()).encode())}"
     signature = hmac.new(pem.encode(), signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{part(signature)}"

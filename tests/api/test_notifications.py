@@ -6,7 +6,6 @@ import asyncio
 import uuid
 
 import pytest
-
 from tests.api.conftest import Api
 from tests.support.servers import eventually
 
@@ -28,7 +27,15 @@ class TestCreate:
 
     async def test_created_notification_has_the_contract_fields(self, api: Api):
         created = await api.create("42", {"title": "Invoice paid", "amount": 10})
-        assert set(created) == {"id", "type", "notifiableType", "notifiableId", "data", "readAt", "createdAt"}
+        assert set(created) == {
+            "id",
+            "type",
+            "notifiableType",
+            "notifiableId",
+            "data",
+            "readAt",
+            "createdAt",
+        }
         assert uuid.UUID(created["id"])
         assert created["notifiableType"] == "user"
         assert created["notifiableId"] == "42"
@@ -67,32 +74,56 @@ class TestCreate:
             {"type": "", "notifiableType": "user", "notifiableId": "1", "data": "x"},
             [],
         ],
-        ids=["no-type", "not-user", "empty-id", "data-list", "unknown-field", "empty-type", "array"],
+        ids=[
+            "no-type",
+            "not-user",
+            "empty-id",
+            "data-list",
+            "unknown-field",
+            "empty-type",
+            "array",
+        ],
     )
     async def test_invalid_bodies_get_422(self, api: Api, body):
-        assert_error(await api.http.post(URL, json=body, headers=api.service()), 422, "validation_error")
+        assert_error(
+            await api.http.post(URL, json=body, headers=api.service()), 422, "validation_error"
+        )
 
     async def test_data_over_16_kib_gets_422(self, api: Api):
-        body = {"type": "t", "notifiableType": "user", "notifiableId": "1", "data": "x" * (16 * 1024 + 1)}
+        body = {
+            "type": "t",
+            "notifiableType": "user",
+            "notifiableId": "1",
+            "data": "x" * (16 * 1024 + 1),
+        }
         assert_error(await api.http.post(URL, json=body, headers=api.service()), 422)
         body["data"] = "x" * (16 * 1024)
         assert (await api.http.post(URL, json=body, headers=api.service())).status_code == 201
 
     async def test_malformed_json_gets_400(self, api: Api):
         headers = {**api.service(), "content-type": "application/json"}
-        assert_error(await api.http.post(URL, content=b'{"type": ', headers=headers), 400, "invalid_json")
+        assert_error(
+            await api.http.post(URL, content=b'{"type": ', headers=headers), 400, "invalid_json"
+        )
         assert_error(await api.http.post(URL, content=b"\xff\xfe{}", headers=headers), 400)
 
     async def test_deeply_nested_json_is_refused_cleanly(self, api: Api):
         headers = {**api.service(), "content-type": "application/json"}
-        deep = b'{"type":"t","notifiableType":"user","notifiableId":"1","data":' + b'{"a":' * 5000 + b"1" + b"}" * 5001
+        deep = (
+            b'{"type":"t","notifiableType":"user","notifiableId":"1","data":'
+            + b'{"a":' * 5000
+            + b"1"
+            + b"}" * 5001
+        )
         response = await api.http.post(URL, content=deep, headers=headers)
         assert response.status_code in {400, 413, 422}
 
     async def test_body_over_the_limit_gets_413_before_parsing(self, api: Api):
         headers = {**api.service(), "content-type": "application/json"}
         too_big = b"{" + b" " * api.settings.max_body_bytes + b"}"
-        assert_error(await api.http.post(URL, content=too_big, headers=headers), 413, "payload_too_large")
+        assert_error(
+            await api.http.post(URL, content=too_big, headers=headers), 413, "payload_too_large"
+        )
 
     async def test_chunked_body_over_the_limit_gets_413(self, api: Api):
         headers = {**api.service(), "content-type": "application/json"}
@@ -116,7 +147,9 @@ class TestIdempotency:
 
     async def test_concurrent_retries_create_one(self, api: Api):
         headers = {"Idempotency-Key": "order-2"}
-        results = await asyncio.gather(*(api.create("42", "paid", headers=headers) for _ in range(10)))
+        results = await asyncio.gather(
+            *(api.create("42", "paid", headers=headers) for _ in range(10))
+        )
         assert len({r["id"] for r in results}) == 1
         assert (await api.stats("42"))["total"] == 1
 
@@ -162,12 +195,16 @@ class TestList:
         await api.create("42", "b")
         await api.http.patch(f"{URL}/{a['id']}", json={"read": True}, headers=api.auth("42"))
         for status, expected in (("all", 2), ("unread", 1), ("read", 1)):
-            page = (await api.http.get(URL, params={"status": status}, headers=api.auth("42"))).json()
+            page = (
+                await api.http.get(URL, params={"status": status}, headers=api.auth("42"))
+            ).json()
             assert len(page["items"]) == expected, status
         read = (await api.http.get(URL, params={"status": "read"}, headers=api.auth("42"))).json()
         assert read["items"][0]["id"] == a["id"]
 
-    @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"limit": "x"}, {"status": "new"}])
+    @pytest.mark.parametrize(
+        "params", [{"limit": 0}, {"limit": 101}, {"limit": "x"}, {"status": "new"}]
+    )
     async def test_bad_parameters_get_422(self, api: Api, params):
         assert_error(await api.http.get(URL, params=params, headers=api.auth("42")), 422)
 
@@ -189,9 +226,13 @@ class TestOne:
     @pytest.mark.parametrize("notification_id", [str(uuid.uuid4()), "not-a-uuid"])
     async def test_unknown_ids_get_404(self, api: Api, notification_id):
         for method in ("GET", "DELETE"):
-            response = await api.http.request(method, f"{URL}/{notification_id}", headers=api.auth("42"))
+            response = await api.http.request(
+                method, f"{URL}/{notification_id}", headers=api.auth("42")
+            )
             assert_error(response, 404, "not_found")
-        response = await api.http.patch(f"{URL}/{notification_id}", json={"read": True}, headers=api.auth("42"))
+        response = await api.http.patch(
+            f"{URL}/{notification_id}", json={"read": True}, headers=api.auth("42")
+        )
         assert_error(response, 404)
 
     async def test_patch_marks_read_and_unread(self, api: Api):
@@ -232,15 +273,23 @@ class TestBulk:
         response = await api.http.post(f"{URL}/read", headers=api.auth("42"))
         assert response.json() == {"updated": 3}
         assert await api.stats("42") == {"total": 3, "unread": 0, "read": 3}
-        assert (await api.http.post(f"{URL}/read", json={}, headers=api.auth("42"))).json() == {"updated": 0}
-        assert (await api.http.get(f"{URL}/{other['id']}", headers=api.auth("43"))).json()["readAt"] is None
+        assert (await api.http.post(f"{URL}/read", json={}, headers=api.auth("42"))).json() == {
+            "updated": 0
+        }
+        assert (await api.http.get(f"{URL}/{other['id']}", headers=api.auth("43"))).json()[
+            "readAt"
+        ] is None
 
     async def test_read_with_ids_marks_those(self, api: Api):
         a, b = await api.create("42", "a"), await api.create("42", "b")
         stranger = await api.create("43")
         ids = [a["id"], stranger["id"]]
-        assert (await api.http.post(f"{URL}/read", json={"ids": ids}, headers=api.auth("42"))).json() == {"updated": 1}
-        assert (await api.http.get(f"{URL}/{b['id']}", headers=api.auth("42"))).json()["readAt"] is None
+        assert (
+            await api.http.post(f"{URL}/read", json={"ids": ids}, headers=api.auth("42"))
+        ).json() == {"updated": 1}
+        assert (await api.http.get(f"{URL}/{b['id']}", headers=api.auth("42"))).json()[
+            "readAt"
+        ] is None
         assert (await api.stats("43"))["unread"] == 1
 
     async def test_delete_with_ids_deletes_only_the_callers(self, api: Api):
@@ -252,7 +301,9 @@ class TestBulk:
         assert await api.stats("42") == {"total": 0, "unread": 0, "read": 0}
         assert (await api.stats("43"))["total"] == 1
 
-    @pytest.mark.parametrize("body", [{}, {"ids": "x"}, {"ids": ["nope"]}, {"ids": [str(uuid.uuid4())] * 1001}])
+    @pytest.mark.parametrize(
+        "body", [{}, {"ids": "x"}, {"ids": ["nope"]}, {"ids": [str(uuid.uuid4())] * 1001}]
+    )
     async def test_bad_bulk_delete_bodies_get_422(self, api: Api, body):
         assert_error(await api.http.post(f"{URL}/delete", json=body, headers=api.auth("42")), 422)
 
@@ -268,13 +319,24 @@ class TestStats:
     async def test_concurrent_mixed_writes_keep_counters_exact(self, api: Api):
         created = [await api.create("42", f"n{i}") for i in range(40)]
         me = api.auth("42")
-        ops = [api.http.patch(f"{URL}/{n['id']}", json={"read": True}, headers=me) for n in created[:20]]
+        ops = [
+            api.http.patch(f"{URL}/{n['id']}", json={"read": True}, headers=me)
+            for n in created[:20]
+        ]
         ops += [api.http.delete(f"{URL}/{n['id']}", headers=me) for n in created[10:30]]
-        ops += [api.http.post(f"{URL}/read", json={"ids": [n["id"] for n in created[25:35]]}, headers=me)]
+        ops += [
+            api.http.post(
+                f"{URL}/read", json={"ids": [n["id"] for n in created[25:35]]}, headers=me
+            )
+        ]
         await asyncio.gather(*ops)
         items = (await api.http.get(URL, params={"limit": 100}, headers=me)).json()["items"]
         unread = sum(1 for n in items if n["readAt"] is None)
-        assert await api.stats("42") == {"total": len(items), "unread": unread, "read": len(items) - unread}
+        assert await api.stats("42") == {
+            "total": len(items),
+            "unread": unread,
+            "read": len(items) - unread,
+        }
 
     async def test_a_new_user_has_zero_stats(self, api: Api):
         assert await api.stats("nobody") == {"total": 0, "unread": 0, "read": 0}
@@ -299,7 +361,12 @@ class TestOperations:
     async def test_metrics_expose_requests_and_outbox(self, api: Api):
         await api.create("42")
         text = (await api.http.get("/metrics")).text
-        for name in ("http_requests_total", "outbox_pending_events", "outbox_publish_latency_seconds", "outbox_publish_failures_total"):
+        for name in (
+            "http_requests_total",
+            "outbox_pending_events",
+            "outbox_publish_latency_seconds",
+            "outbox_publish_failures_total",
+        ):
             assert name in text
 
     async def test_unknown_route_gets_json_404(self, api: Api):

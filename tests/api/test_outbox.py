@@ -1,23 +1,23 @@
-"""DESIGN §6: every committed change reaches the event log, in order, despite outages and crashes."""
+"""DESIGN §6: every committed change reaches the event log in order, despite outages, crashes."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-
-from notifications_api.app import create_app
-from qahub_contracts.events import NotificationCreated, NotificationDeleted, NotificationUpdated
-from qahub_contracts.topology import EventType
 from tests.api.conftest import SECRET, Api, api_settings, migrate
 from tests.support.proxy import tcp_proxy
 from tests.support.servers import child, eventually, free_port, serving, wait_http_ok
 from tests.support.stream import read_log
+
+from notifications_api.app import create_app
+from qahub_contracts.events import NotificationCreated, NotificationDeleted, NotificationUpdated
+from qahub_contracts.topology import EventType
 
 URL = "/api/v1/notifications"
 
@@ -36,8 +36,12 @@ class TestEvents:
 
         log = await read_log(rabbitmq_url, 6)
         assert [e.routing_key for e in log] == [
-            "notification.created", "notification.created", "notification.updated",
-            "notification.deleted", "notification.updated", "notification.deleted",
+            "notification.created",
+            "notification.created",
+            "notification.updated",
+            "notification.deleted",
+            "notification.updated",
+            "notification.deleted",
         ]
         assert [e.event.event_type.value for e in log] == [e.routing_key for e in log]
         assert all(e.persistent for e in log)
@@ -90,7 +94,10 @@ class TestBrokerOutage:
         async with tcp_proxy("127.0.0.1", port) as proxy:
             settings = api_settings(database_url, _with_port(rabbitmq_url, proxy.port))
             await migrate(database_url)
-            async with serving(create_app(settings)) as base, httpx.AsyncClient(base_url=base) as http:
+            async with (
+                serving(create_app(settings)) as base,
+                httpx.AsyncClient(base_url=base) as http,
+            ):
                 api = Api(http, settings)
                 await api.create("42", "before")
                 await eventually(
@@ -101,7 +108,9 @@ class TestBrokerOutage:
                 for i in range(5):
                     await api.create("42", f"during-{i}")
                 assert time.monotonic() - started < 5, "a write waited on the broker"
-                await eventually(lambda: _status(http, "/readyz", 503), timeout=10, what="readyz 503")
+                await eventually(
+                    lambda: _status(http, "/readyz", 503), timeout=10, what="readyz 503"
+                )
                 assert (await http.get("/readyz")).json()["broker"] == "down"
                 proxy.restore()
                 await eventually(lambda: _pending(http, 0), timeout=20, what="the outbox to drain")
@@ -116,7 +125,11 @@ async def _status(http: httpx.AsyncClient, path: str, status: int) -> bool:
 
 async def _pending(http: httpx.AsyncClient, expected: int) -> bool:
     body = (await http.get("/readyz")).json()
-    return body["outbox"] is not None and body["outbox"]["pending"] == expected and body["broker"] == "ok"
+    return (
+        body["outbox"] is not None
+        and body["outbox"]["pending"] == expected
+        and body["broker"] == "ok"
+    )
 
 
 class TestCrash:

@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; ``cut()`` drops every connection and refuses new ones."""
+    """Forwards 127.0.0.1:<port> to a target.
+
+    ``cut()`` drops every connection and refuses new ones until ``restore()``.
+    """
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)

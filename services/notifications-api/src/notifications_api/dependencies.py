@@ -27,16 +27,17 @@ class State(TypedDict):
     metrics: ApiMetrics
 
 
-def _state(request: Request) -> State:
+# Dependencies are async on purpose: FastAPI runs plain ``def`` ones in a thread pool.
+async def _state(request: Request) -> State:
     return cast("State", request.scope["state"])
 
 
 async def _principal(request: Request) -> Principal:
-    return await authenticate(request, _state(request)["verifier"])
+    return await authenticate(request, (await _state(request))["verifier"])
 
 
-def _notifications(request: Request) -> Notifications:
-    return _state(request)["notifications"]
+async def _notifications(request: Request) -> Notifications:
+    return (await _state(request))["notifications"]
 
 
 StateDep = Annotated[State, Depends(_state)]

@@ -1,0 +1,37 @@
+# The README's commands. `make run` starts the system; `make test` runs every test.
+.DEFAULT_GOAL := help
+UV ?= uv
+PYTEST_ARGS ?=
+
+.PHONY: help env services run test lint fmt bench
+
+help:
+	@echo "make run    start the API and a relay (SQLite, local RabbitMQ)"
+	@echo "make test   run the whole test suite against real RabbitMQ and PostgreSQL"
+	@echo "make lint   ruff + mypy"
+	@echo "make bench  short benchmark set"
+
+env:
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.9,<1"
+	@$(UV) sync --frozen --quiet
+
+services:
+	@bash .ci/services
+
+run: env
+	@bash scripts/run.sh
+
+test: env services
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+lint: env
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+
+fmt: env
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+bench: env services
+	$(UV) run --frozen python bench/api_throughput.py

@@ -1,0 +1,199 @@
+"""API create throughput and commit->confirm latency, on SQLite and PostgreSQL.
+
+Starts `qahub-notify api` as a child process per database (its own vhost and
+database), POSTs a bounded number of notifications with bounded concurrency,
+and reads the event log to time commit -> consume. Prints one JSON line per
+database; loopback only; every loop bounded in count and time.
+
+    uv run python bench/api_throughput.py [--count 3000] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import aio_pika
+import asyncpg
+import httpx
+
+from qahub_contracts.auth import PUBLISH_SCOPE, mint_token
+from qahub_contracts.events import decode_event
+from qahub_contracts.topology import EVENT_LOG_QUEUE
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret-that-is-long-enough-for-hs256"
+MGMT = "http://127.0.0.1:15672/api"
+DEADLINE_SECONDS = 300
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _post_all(base: str, count: int, concurrency: int) -> tuple[float, list[float]]:
+    token = mint_token(SECRET, "bench", scope=PUBLISH_SCOPE)
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as http:
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                body = {
+                    "type": "bench",
+                    "notifiableType": "user",
+                    "notifiableId": f"u{i % 100}",
+                    "data": {"i": i},
+                }
+                started = time.perf_counter()
+                response = await http.post("/api/v1/notifications", json=body)
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 201:
+                    raise RuntimeError(f"POST answered {response.status_code}: {response.text}")
+
+        started = time.perf_counter()
+        await asyncio.wait_for(
+            asyncio.gather(*(worker() for _ in range(concurrency))), DEADLINE_SECONDS
+        )
+        elapsed = time.perf_counter() - started
+    return elapsed, latencies
+
+
+async def _consume(amqp_url: str, count: int) -> list[float]:
+    """Seconds from each event's createdAt (just before commit) to its arrival here."""
+    lags: list[float] = []
+    done = asyncio.Event()
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=1000)
+        queue = await channel.get_queue(EVENT_LOG_QUEUE, ensure=True)
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            event = decode_event(message.body)
+            created: datetime = event.notification.created_at  # type: ignore[union-attr]
+            lags.append(time.time() - created.timestamp())
+            await message.ack()
+            if len(lags) >= count:
+                done.set()
+
+        await queue.consume(on_message, arguments={"x-stream-offset": "next"})
+        await asyncio.wait_for(done.wait(), DEADLINE_SECONDS)
+    return lags
+
+
+async def _wait_ready(base: str) -> None:
+    async with httpx.AsyncClient(timeout=2) as http:
+        for _ in range(300):
+            try:
+                if (await http.get(f"{base}/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("API did not become ready")
+
+
+async def run(database: str, count: int, concurrency: int) -> dict[str, object]:
+    vhost = f"bench-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(auth=("guest", "guest")) as mgmt:
+        (await mgmt.put(f"{MGMT}/vhosts/{vhost}")).raise_for_status()
+        perms = {"configure": ".*", "write": ".*", "read": ".*"}
+        (await mgmt.put(f"{MGMT}/permissions/{vhost}/guest", json=perms)).raise_for_status()
+    amqp_url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    tmp = Path(tempfile.mkdtemp(prefix="qahub-bench-"))
+    dbname = f"bench_{uuid.uuid4().hex[:8]}"
+    if database == "sqlite":
+        database_url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    else:
+        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+        await admin.execute(f'CREATE DATABASE "{dbname}"')
+        await admin.close()
+        database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{dbname}"
+    port = 18000 + os.getpid() % 1000
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "RABBITMQ_URL": amqp_url,
+        "JWT_SECRET": SECRET,
+    }
+    log = (tmp / "api.log").open("wb")
+    api = subprocess.Popen(
+        [sys.executable, "-m", "qahub_notify.cli", "api", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _wait_ready(base)
+        consumer = asyncio.create_task(_consume(amqp_url, count))
+        await asyncio.sleep(0.5)  # let the consumer attach at the head of the log
+        elapsed, latencies = await _post_all(base, count, concurrency)
+        lags = await consumer
+        cpu = _cpu_seconds(api.pid)
+    finally:
+        api.terminate()
+        api.wait(30)
+        log.close()
+        async with httpx.AsyncClient(auth=("guest", "guest")) as mgmt:
+            await mgmt.delete(f"{MGMT}/vhosts/{vhost}")
+        if database != "sqlite":
+            admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+            await admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            await admin.close()
+    return {
+        "scenario": "api",
+        "database": database,
+        "count": count,
+        "concurrency": concurrency,
+        "creates_per_s": round(count / elapsed, 1),
+        "request_p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "request_p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
+        "commit_to_consume_p50_ms": round(statistics.median(lags) * 1000, 2),
+        "commit_to_consume_p99_ms": round(_percentile(lags, 0.99) * 1000, 2),
+        "api_cpu_s": cpu,
+    }
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return round((int(fields[11]) + int(fields[12])) / ticks, 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    for database in databases:
+        print(json.dumps(asyncio.run(run(database, args.count, args.concurrency))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
