@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 .PHONY: help env services run test lint fmt bench
 
 help:
-	@echo "make run    start the API and a relay (SQLite, local RabbitMQ)"
+	@echo "make run    start the whole system on http://127.0.0.1:3001 (SQLite, local RabbitMQ)"
 	@echo "make test   run the whole test suite against real RabbitMQ and PostgreSQL"
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  short benchmark set"
@@ -19,7 +19,7 @@ services:
 	@bash .ci/services
 
 run: env
-	@bash scripts/run.sh
+	@$(UV) run --frozen qahub-notify dev $(RUN_ARGS)
 
 test: env services
 	$(UV) run --frozen pytest $(PYTEST_ARGS)

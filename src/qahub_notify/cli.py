@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 __all__ = ["main"]
 
-_COMMANDS = ("api", "relay", "token", "migrate")
+_COMMANDS = ("api", "relay", "dev", "token", "migrate")
 
 
 def _token(argv: list[str]) -> int:
@@ -49,6 +49,12 @@ def _api(argv: list[str]) -> int:
     return main(argv)
 
 
+def _dev(argv: list[str]) -> int:
+    from qahub_notify.dev import main  # noqa: PLC0415 - per command
+
+    return main(argv)
+
+
 def _migrate(argv: list[str]) -> int:
     from notifications_api.__main__ import migrate  # noqa: PLC0415 - per command
 
@@ -65,6 +71,7 @@ def _relay(argv: list[str]) -> int:
 _HANDLERS: dict[str, Callable[[list[str]], int]] = {
     "api": _api,
     "relay": _relay,
+    "dev": _dev,
     "token": _token,
     "migrate": _migrate,
 }

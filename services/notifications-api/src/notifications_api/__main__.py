@@ -14,7 +14,7 @@ from notifications_api.database import create_engine
 from notifications_api.migrations import upgrade
 from notifications_api.settings import ApiSettings, ConfigError, DatabaseSettings, load_settings
 
-__all__ = ["main", "migrate"]
+__all__ = ["LOG_FORMAT", "main", "migrate", "upgrade_database"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _upgrade(database_url: str) -> None:
+async def upgrade_database(database_url: str) -> None:
+    """Apply every pending migration to ``database_url``."""
     engine = create_engine(database_url)
     try:
         await upgrade(engine)
@@ -43,7 +44,7 @@ def migrate(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
         settings = load_settings(DatabaseSettings)
-        asyncio.run(_upgrade(settings.database_url))
+        asyncio.run(upgrade_database(settings.database_url))
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(ApiSettings)
         if not args.no_migrate:
-            asyncio.run(_upgrade(settings.database_url))
+            asyncio.run(upgrade_database(settings.database_url))
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
