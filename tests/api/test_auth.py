@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.server
 import json
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import jwt
@@ -181,3 +183,44 @@ def _hmac_with_public_key(pem: str) -> str:
     signing_input = f"{header}.{part(json.dumps(_claims()).encode())}"
     signature = hmac.new(pem.encode(), signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{part(signature)}"
+
+
+@pytest.fixture
+def jwks_url(rsa_key: rsa.RSAPrivateKey) -> Iterator[str]:
+    """A JWKS document served on loopback, like an identity provider's."""
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
+    body = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            del args
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    server.shutdown()
+    server.server_close()
+
+
+class TestJwks:
+    """JWT_JWKS_URL: keys come from the identity provider's JWKS, chosen by kid."""
+
+    async def test_jwks(self, database_url: str, rabbitmq_url: str, rsa_key, jwks_url: str):
+        settings = api_settings(database_url, rabbitmq_url, jwt_secret=None, jwt_jwks_url=jwks_url)
+        await migrate(settings.database_url)
+        async with serving(create_app(settings)) as base, httpx.AsyncClient(base_url=base) as http_:
+            good = jwt.encode(_claims(), rsa_key, algorithm="RS256", headers={"kid": "k1"})
+            assert (
+                await http_.get(URL, headers={"Authorization": f"Bearer {good}"})
+            ).status_code == 200
+            unknown = jwt.encode(_claims(), rsa_key, algorithm="RS256", headers={"kid": "k2"})
+            assert_error(await http_.get(URL, headers={"Authorization": f"Bearer {unknown}"}), 401)
+            hs = jwt.encode(_claims(), SECRET, algorithm="HS256", headers={"kid": "k1"})
+            assert_error(await http_.get(URL, headers={"Authorization": f"Bearer {hs}"}), 401)
