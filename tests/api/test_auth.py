@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import http.server
 import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from http import server as http_server
 
 import httpx
 import jwt
@@ -191,7 +191,7 @@ def jwks_url(rsa_key: rsa.RSAPrivateKey) -> Iterator[str]:
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
     body = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(http_server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -201,7 +201,7 @@ def jwks_url(rsa_key: rsa.RSAPrivateKey) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             del args
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = http_server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
