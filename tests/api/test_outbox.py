@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import aio_pika
 import httpx
 import pytest
 from tests.api.conftest import SECRET, Api, api_settings, migrate
@@ -17,7 +18,7 @@ from tests.support.stream import read_log
 
 from notifications_api.app import create_app
 from qahub_contracts.events import NotificationCreated, NotificationDeleted, NotificationUpdated
-from qahub_contracts.topology import EventType
+from qahub_contracts.topology import BINDING_KEY, EVENT_LOG_QUEUE, EXCHANGE, EventType
 
 URL = "/api/v1/notifications"
 
@@ -190,3 +191,27 @@ class TestOneDispatcher:
 
 async def _one_leader(leaders) -> bool:
     return sorted(await leaders()) == [False, True]
+
+
+class TestUnroutable:
+    """A returned (unroutable) publish is a failure: the row stays pending and is republished."""
+
+    async def test_a_removed_binding_is_healed_and_nothing_is_lost(
+        self, api: Api, rabbitmq_url: str
+    ):
+        await api.create("42", "first")
+        await read_log(rabbitmq_url, 1)
+        connection = await aio_pika.connect(rabbitmq_url)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.get_queue(EVENT_LOG_QUEUE, ensure=True)
+            await queue.unbind(EXCHANGE, BINDING_KEY)
+        await api.create("42", "while unbound")
+
+        async def counted_failure() -> bool:
+            text = (await api.http.get("/metrics")).text
+            return 'outbox_publish_failures_total{reason="unroutable"}' in text
+
+        await eventually(counted_failure, timeout=10, what="the return to be counted as a failure")
+        log = await read_log(rabbitmq_url, 2, timeout=20)
+        assert [e.event.notification.data for e in log] == ["first", "while unbound"]  # type: ignore[union-attr]
