@@ -1,0 +1,89 @@
+"""The relay's ASGI application: one factory, one lifespan (STYLE: nothing at import time).
+
+``create_app(settings)`` builds the app; its lifespan starts a
+:class:`~stream_relay.relay.Relay` (consumer, index, registry, HTTP client)
+and closes it on shutdown. ``app.state.stop_streams`` ends every open stream
+ahead of the server's own shutdown (``python -m stream_relay`` calls it on SIGTERM).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypedDict
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from stream_relay.errors import install_error_handlers
+from stream_relay.relay import Relay, running_relay
+from stream_relay.routes import router
+from stream_relay.settings import RelaySettings
+
+__all__ = ["AccessLog", "RelayState", "create_app"]
+
+access_log = logging.getLogger("stream_relay.access")
+
+
+class RelayState(TypedDict):
+    """What the lifespan hands to every request (``request.state.relay``)."""
+
+    relay: Relay
+
+
+class AccessLog:
+    """One log line per request/stream: method, path, status, duration. Never the query
+    string, so a ``?token=`` can never reach a log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.monotonic(), 0
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            access_log.info(
+                '%s "%s %s" %d %.1fms',
+                client[0],
+                scope["method"],
+                scope["path"],
+                status,
+                (time.monotonic() - started) * 1000,
+            )
+
+
+def create_app(settings: RelaySettings) -> FastAPI:
+    """The relay app for ``settings``; connects to nothing until its lifespan starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[RelayState]:
+        async with running_relay(settings) as relay:
+            app.state.stop_streams = relay.stop_streams
+            yield {"relay": relay}
+
+    app = FastAPI(
+        title="QaHub stream-relay",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.stop_streams = lambda: None
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(AccessLog)
+    return app

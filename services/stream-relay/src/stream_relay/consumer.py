@@ -1,0 +1,259 @@
+"""The relay's reader of the event log (a RabbitMQ stream queue, DESIGN §6, §8).
+
+Guarantees:
+- on start it reads the whole retained stream (``x-stream-offset: first``) into
+  the replay index, then follows it live, fanning each new event out;
+- every message is acked, never rejected or nacked (that closes the whole
+  connection on RabbitMQ 3.10); an undecodable or unknown-schema message is
+  parked: logged, counted and skipped;
+- it reconnects by itself (bounded back-off) and resubscribes at its own last
+  processed offset, which it checks is still the same message. Any
+  discontinuity (retention trimmed past it, or a recreated stream: a new
+  epoch) clears the index, closes every stream (clients reconnect and get
+  ``recovered: false``) and re-reads from ``first``: never a silent gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Final
+
+import aio_pika
+import orjson
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.exceptions import ChannelPreconditionFailed
+from pydantic import ValidationError
+
+from qahub_contracts.events import decode_event
+from qahub_contracts.topology import (
+    BINDING_KEY,
+    EVENT_LOG_QUEUE,
+    EXCHANGE,
+    SCHEMA_VERSION,
+    stream_arguments,
+)
+from stream_relay.fanout import ConnectionRegistry
+from stream_relay.metrics import RelayMetrics
+from stream_relay.replay import ReplayIndex
+
+__all__ = ["ParkedMessage", "StreamConsumer", "declare_topology"]
+
+log = logging.getLogger("stream_relay.consumer")
+
+_MAX_PARKED: Final = 100
+_IDLE_CAUGHT_UP_SECONDS: Final = 0.3
+_TICK_SECONDS: Final = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedMessage:
+    """A stream message the relay could not use; kept (bounded) for inspection."""
+
+    offset: int
+    reason: str
+    message_id: str | None
+
+
+async def declare_topology(connection: AbstractConnection, max_age: str) -> None:
+    """Declare the exchange, the event log and its binding, as the API does (idempotent).
+
+    A stream that already exists with other arguments is used as it is, with a warning.
+    """
+    channel = await connection.channel()
+    await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    try:
+        queue = await channel.declare_queue(
+            EVENT_LOG_QUEUE, durable=True, arguments=stream_arguments(max_age)
+        )
+    except ChannelPreconditionFailed:
+        log.warning("%s exists with other arguments; using it as it is", EVENT_LOG_QUEUE)
+        channel = await connection.channel()
+        queue = await channel.declare_queue(EVENT_LOG_QUEUE, passive=True)
+    await queue.bind(EXCHANGE, BINDING_KEY)
+    await channel.close()
+
+
+def _fingerprint(message: AbstractIncomingMessage) -> str:
+    return message.message_id or hashlib.sha256(message.body).hexdigest()
+
+
+def _offset(message: AbstractIncomingMessage) -> int:
+    value = (message.headers or {}).get("x-stream-offset")
+    if not isinstance(value, int):
+        raise TypeError("a stream delivery without an integer x-stream-offset header")
+    return value
+
+
+def _park_reason(body: bytes) -> str:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "invalid_json"
+    if isinstance(parsed, dict) and parsed.get("schemaVersion") != SCHEMA_VERSION:
+        return "unknown_schema"
+    return "invalid_event"
+
+
+class StreamConsumer:
+    """Reads the event log into a :class:`ReplayIndex` and a :class:`ConnectionRegistry`."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        max_age: str,
+        prefetch: int,
+        index: ReplayIndex,
+        registry: ConnectionRegistry,
+        metrics: RelayMetrics,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._url = url
+        self._max_age = max_age
+        self._prefetch = prefetch
+        self._index = index
+        self._registry = registry
+        self._metrics = metrics
+        self._max_backoff = max_backoff
+        self._last: tuple[int, str] | None = None
+        self._expect: tuple[int, str] | None = None
+        self._restart = asyncio.Event()
+        self._last_delivery = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self.caught_up = asyncio.Event()
+        self.subscribed = False
+        self.lag_seconds = 0.0
+        self.parked: deque[ParkedMessage] = deque(maxlen=_MAX_PARKED)
+
+    @property
+    def last_offset(self) -> int | None:
+        """Offset of the latest message processed (parked ones included)."""
+        return self._last[0] if self._last else None
+
+    def start(self) -> None:
+        """Start reading in a background task (returns at once)."""
+        self._task = asyncio.create_task(self._run(), name="stream-relay-consumer")
+
+    async def stop(self) -> None:
+        """Stop reading and close the broker connection."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                await self._session()
+                backoff = 0.2
+            except Exception as exc:  # noqa: BLE001 - any failure means: reconnect
+                log.warning(
+                    "event log consumer lost (%s: %s); reconnecting", type(exc).__name__, exc
+                )
+                self._metrics.consumer_restarts.labels(cause=type(exc).__name__).inc()
+            finally:
+                self.subscribed = False
+                self._metrics.consumer_up.set(0)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff)
+
+    async def _session(self) -> None:
+        """One connection: subscribe, then follow until it closes or a restart is needed."""
+        connection = await aio_pika.connect(
+            self._url, timeout=5, client_properties={"connection_name": "stream-relay"}
+        )
+        try:
+            await declare_topology(connection, self._max_age)
+            channel = await self._subscribe(connection)
+            await self._follow(connection, channel)
+        finally:
+            await connection.close()
+
+    async def _subscribe(self, connection: AbstractConnection) -> AbstractChannel:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=self._prefetch)
+        queue = await channel.get_queue(EVENT_LOG_QUEUE, ensure=False)
+        self._expect = self._last
+        offset: int | str = self._last[0] if self._last else "first"
+        self._restart.clear()
+        self._last_delivery = time.monotonic()
+        await queue.consume(self._on_message, no_ack=False, arguments={"x-stream-offset": offset})
+        self.subscribed = True
+        self._metrics.consumer_up.set(1)
+        log.info("subscribed to %s at offset %s", EVENT_LOG_QUEUE, offset)
+        return channel
+
+    async def _follow(self, connection: AbstractConnection, channel: AbstractChannel) -> None:
+        """Poll (every 0.1 s) until the channel dies or a restart is asked for."""
+        while not self._restart.is_set():
+            if connection.is_closed or channel.is_closed:
+                raise ConnectionError("broker closed the channel or connection")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._restart.wait(), _TICK_SECONDS)
+            idle = time.monotonic() - self._last_delivery
+            if not self.caught_up.is_set() and idle >= _IDLE_CAUGHT_UP_SECONDS:
+                log.info("event log caught up at offset %s", self.last_offset)
+                self.caught_up.set()
+        self._metrics.consumer_restarts.labels(cause="discontinuity").inc()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        # Everything before the ack is synchronous: messages are handled in delivery order.
+        self._last_delivery = time.monotonic()
+        try:
+            self._handle(message)
+        finally:
+            await message.ack()
+
+    def _handle(self, message: AbstractIncomingMessage) -> None:
+        if self._restart.is_set():
+            return
+        offset = _offset(message)
+        fingerprint = _fingerprint(message)
+        if self._expect is not None:
+            expected, self._expect = self._expect, None
+            if expected == (offset, fingerprint):
+                return  # the last message processed before the reconnect: already indexed
+            self._discontinuity(expected[0], offset)
+            return
+        if self._last is not None and offset <= self._last[0]:
+            return
+        self._last = (offset, fingerprint)
+        self._metrics.consumer_offset.set(offset)
+        self._process(offset, message)
+
+    def _process(self, offset: int, message: AbstractIncomingMessage) -> None:
+        try:
+            event = decode_event(message.body)
+        except ValidationError:
+            reason = _park_reason(message.body)
+            self.parked.append(ParkedMessage(offset, reason, message.message_id))
+            self._metrics.parked.labels(reason=reason).inc()
+            log.warning("parked stream message at offset %d: %s", offset, reason)
+            return
+        self.lag_seconds = max(0.0, time.time() - event.occurred_at.timestamp())
+        self._metrics.consumer_lag.set(self.lag_seconds)
+        entry = self._index.append(offset, event)
+        if entry is None:
+            self._metrics.duplicates.inc()
+            return
+        self._registry.publish(entry)
+
+    def _discontinuity(self, expected: int, got: int) -> None:
+        log.warning(
+            "event log discontinuity: expected offset %d again, got %d; re-reading from first",
+            expected,
+            got,
+        )
+        self._index.clear()
+        self._registry.close_all("log discontinuity")
+        self._last = None
+        self.caught_up.clear()
+        self._restart.set()

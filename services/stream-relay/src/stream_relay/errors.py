@@ -1,0 +1,90 @@
+"""The relay's error tree and its one JSON shape (``{"error": {"code", "message"}}``).
+
+``RelayError`` is the root; each subclass carries the HTTP status and a stable
+code. Only this module knows how errors become HTTP answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qahub_contracts.api import ErrorBody, ErrorDetail
+
+__all__ = [
+    "NotAuthenticated",
+    "RelayError",
+    "ShuttingDown",
+    "TooManyStreamsError",
+    "error_response",
+    "install_error_handlers",
+]
+
+log = logging.getLogger("stream_relay.errors")
+
+
+class RelayError(Exception):
+    """Root of every error the relay answers with."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+
+class NotAuthenticated(RelayError):
+    """No token, or a token that does not verify (401)."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class TooManyStreamsError(RelayError):
+    """The user already has ``MAX_STREAMS_PER_USER`` open streams (429)."""
+
+    status = 429
+    code = "too_many_streams"
+
+
+class ShuttingDown(RelayError):
+    """The relay is stopping; connect to another instance (503)."""
+
+    status = 503
+    code = "shutting_down"
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    """The one JSON error shape; 401 answers also carry ``WWW-Authenticate``."""
+    body = ErrorBody(error=ErrorDetail(code=code, message=message))
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body.model_dump(by_alias=True), status_code=status, headers=headers)
+
+
+async def _relay_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RelayError)  # noqa: S101 - registered for RelayError only
+    return error_response(exc.status, exc.code, str(exc) or exc.code)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it only
+    return error_response(exc.status_code, f"http_{exc.status_code}", str(exc.detail))
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(422, "invalid_request", str(exc).splitlines()[0][:200])
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+    return error_response(500, "internal_error", "internal error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error through :func:`error_response`."""
+    app.add_exception_handler(RelayError, _relay_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

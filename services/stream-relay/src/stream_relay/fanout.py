@@ -1,0 +1,135 @@
+"""Per-user registry of live SSE connections and the slow-client policy.
+
+Guarantees:
+- an event is encoded once (its :class:`~stream_relay.replay.IndexedEvent`
+  frames) and handed to every connection of its user, never to another user's;
+- a connection's queue is bounded: when it would overflow, the connection is
+  closed (reason ``slow``) instead of growing memory or blocking the consumer;
+- at most ``max_per_user`` connections per user; the next is refused with
+  :class:`TooManyStreams`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import deque
+from collections.abc import Callable
+
+from stream_relay.replay import IndexedEvent
+
+__all__ = ["Connection", "ConnectionRegistry", "TooManyStreams"]
+
+
+class TooManyStreams(Exception):
+    """The user already has the maximum number of open streams."""
+
+
+class Connection:
+    """One open stream: a bounded queue of events for its writer task."""
+
+    def __init__(self, user_id: str, max_queued: int) -> None:
+        self.client_id = str(uuid.uuid4())
+        self.user_id = user_id
+        self._max_queued = max_queued
+        self._queue: deque[IndexedEvent] = deque()
+        self._wake = asyncio.Event()
+        self.closed_reason: str | None = None
+
+    def offer(self, entry: IndexedEvent) -> bool:
+        """Queue ``entry``; ``False`` (and the connection closes as ``slow``) on overflow."""
+        if self.closed_reason is not None:
+            return False
+        if len(self._queue) >= self._max_queued:
+            self.close("slow")
+            return False
+        self._queue.append(entry)
+        self._wake.set()
+        return True
+
+    def close(self, reason: str) -> None:
+        """Ask the writer to end the stream; the first reason wins."""
+        if self.closed_reason is None:
+            self.closed_reason = reason
+        self._wake.set()
+
+    def drain(self) -> list[IndexedEvent]:
+        """Take every queued event, oldest first."""
+        items = list(self._queue)
+        self._queue.clear()
+        if self.closed_reason is None:
+            self._wake.clear()
+        return items
+
+    async def wait(self, timeout: float) -> None:
+        """Return when an event is queued, the connection closes, or ``timeout`` passes."""
+        if self._queue or self.closed_reason is not None:
+            return
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
+            return
+
+
+class ConnectionRegistry:
+    """Every live connection of this relay, by user."""
+
+    def __init__(
+        self, *, max_per_user: int, max_queued: int, on_slow: Callable[[], None] | None = None
+    ) -> None:
+        self._max_per_user = max_per_user
+        self._max_queued = max_queued
+        self._on_slow = on_slow
+        self._by_user: dict[str, dict[str, Connection]] = {}
+        self.closing = False
+
+    @property
+    def total(self) -> int:
+        return sum(len(c) for c in self._by_user.values())
+
+    def count(self, user_id: str) -> int:
+        return len(self._by_user.get(user_id, {}))
+
+    def by_user(self) -> dict[str, int]:
+        return {user: len(conns) for user, conns in self._by_user.items()}
+
+    def open(self, user_id: str) -> Connection:
+        """Register a new connection for ``user_id``; it receives every later event.
+
+        Raises:
+            TooManyStreams: the user is at ``max_per_user``, or the relay is shutting down.
+        """
+        conns = self._by_user.setdefault(user_id, {})
+        if self.closing or len(conns) >= self._max_per_user:
+            if not conns:
+                del self._by_user[user_id]
+            raise TooManyStreams(user_id)
+        connection = Connection(user_id, self._max_queued)
+        conns[connection.client_id] = connection
+        return connection
+
+    def release(self, connection: Connection) -> None:
+        """Forget ``connection`` (idempotent)."""
+        conns = self._by_user.get(connection.user_id)
+        if conns is None:
+            return
+        conns.pop(connection.client_id, None)
+        if not conns:
+            del self._by_user[connection.user_id]
+
+    def publish(self, entry: IndexedEvent) -> int:
+        """Offer ``entry`` to each connection of its user; returns how many took it."""
+        delivered = 0
+        for connection in list(self._by_user.get(entry.event.user_id, {}).values()):
+            was_open = connection.closed_reason is None
+            if connection.offer(entry):
+                delivered += 1
+            elif was_open and self._on_slow is not None:
+                self._on_slow()
+        return delivered
+
+    def close_all(self, reason: str) -> None:
+        """End every stream (shutdown, or a gap in the log): clients reconnect."""
+        for conns in self._by_user.values():
+            for connection in conns.values():
+                connection.close(reason)

@@ -1,0 +1,92 @@
+"""The parts of one running relay, born together in the lifespan and closed together.
+
+Start-up order: metrics, index, registry, HTTP client, consumer (which starts
+reading the log in the background). Shutdown is the reverse, and first ends
+every open stream so clients reconnect to another instance.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from qahub_contracts.auth import TokenVerifier
+from stream_relay.consumer import StreamConsumer
+from stream_relay.fanout import ConnectionRegistry
+from stream_relay.metrics import RelayMetrics
+from stream_relay.replay import ReplayIndex
+from stream_relay.session import SessionConfig
+from stream_relay.settings import RelaySettings
+from stream_relay.snapshot import SnapshotClient
+
+__all__ = ["Relay", "running_relay"]
+
+log = logging.getLogger("stream_relay")
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """Everything a request handler of this relay may use."""
+
+    settings: RelaySettings
+    verifier: TokenVerifier
+    metrics: RelayMetrics
+    index: ReplayIndex
+    registry: ConnectionRegistry
+    consumer: StreamConsumer
+    snapshots: SnapshotClient
+    session_config: SessionConfig
+
+    def stop_streams(self) -> None:
+        """Refuse new streams and end the open ones (idempotent)."""
+        if not self.registry.closing:
+            log.info("closing %d open streams", self.registry.total)
+        self.registry.closing = True
+        self.registry.close_all("shutdown")
+
+
+@asynccontextmanager
+async def running_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
+    """Build and start a relay; on exit, end its streams and close its connections."""
+    metrics = RelayMetrics()
+    index = ReplayIndex(
+        max_per_user=settings.replay_max_events_per_user,
+        max_age_seconds=settings.replay_max_age_seconds,
+    )
+    registry = ConnectionRegistry(
+        max_per_user=settings.max_streams_per_user,
+        max_queued=settings.client_queue_size,
+        on_slow=metrics.slow_clients.inc,
+    )
+    metrics.watch_connections(lambda: registry.total)
+    metrics.watch_index(lambda: len(index))
+    consumer = StreamConsumer(
+        url=settings.rabbitmq_url,
+        max_age=settings.event_log_max_age,
+        prefetch=settings.consumer_prefetch,
+        index=index,
+        registry=registry,
+        metrics=metrics,
+    )
+    timeout = httpx.Timeout(settings.api_timeout_seconds)
+    async with httpx.AsyncClient(base_url=settings.notifications_api_url, timeout=timeout) as http:
+        relay = Relay(
+            settings=settings,
+            verifier=settings.token_verifier(),
+            metrics=metrics,
+            index=index,
+            registry=registry,
+            consumer=consumer,
+            snapshots=SnapshotClient(http),
+            session_config=SessionConfig(settings.sse_heartbeat_seconds, settings.sse_retry_ms),
+        )
+        consumer.start()
+        try:
+            yield relay
+        finally:
+            relay.stop_streams()
+            await consumer.stop()

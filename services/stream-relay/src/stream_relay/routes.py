@@ -1,0 +1,132 @@
+"""HTTP routes of the relay: the stream, its connection counts, health and metrics.
+
+Handlers stay thin: authentication is :mod:`stream_relay.security`, the
+stream's frames are :mod:`stream_relay.session`, errors are
+:mod:`stream_relay.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from importlib.resources import files
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from stream_relay import sse
+from stream_relay.errors import ShuttingDown, TooManyStreamsError
+from stream_relay.fanout import TooManyStreams
+from stream_relay.relay import Relay
+from stream_relay.security import Caller, authenticate
+from stream_relay.session import StreamSession
+
+__all__ = ["STREAM_HEADERS", "router"]
+
+STREAM_HEADERS: Final = {
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+    "Connection": "keep-alive",
+}
+
+router = APIRouter()
+
+
+def _relay(request: Request) -> Relay:
+    relay: Relay = request.state.relay
+    return relay
+
+
+RelayDep = Annotated[Relay, Depends(_relay)]
+
+
+async def _caller(request: Request, relay: RelayDep) -> Caller:
+    return await authenticate(request, relay.verifier)
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+@router.get("/api/v1/notifications/stream")
+async def stream(request: Request, relay: RelayDep, caller: CallerDep) -> StreamingResponse:
+    """The caller's SSE stream (DESIGN §5): 401 without a valid token, 429 over the limit."""
+    if relay.registry.closing:
+        raise ShuttingDown("this relay is shutting down; reconnect")
+    # A fresh relay first reads the retained log, so replays are complete (bounded wait).
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(
+            relay.consumer.caught_up.wait(), relay.settings.catch_up_wait_seconds
+        )
+    last_id = sse.last_event_id(
+        request.headers.get("last-event-id"), request.query_params.get("lastEventId")
+    )
+    try:
+        session = StreamSession.open(
+            caller,
+            last_id,
+            index=relay.index,
+            registry=relay.registry,
+            snapshots=relay.snapshots,
+            metrics=relay.metrics,
+            config=relay.session_config,
+        )
+    except TooManyStreams:
+        limit = relay.settings.max_streams_per_user
+        raise TooManyStreamsError(f"at most {limit} streams per user") from None
+    return StreamingResponse(
+        session.frames(), media_type="text/event-stream", headers=STREAM_HEADERS
+    )
+
+
+@router.get("/api/v1/notifications/stream/connections")
+async def connections(relay: RelayDep, caller: CallerDep) -> dict[str, Any]:
+    """Open streams on this relay: ``{total, user}``; admins also get ``byUser``."""
+    body: dict[str, Any] = {
+        "total": relay.registry.total,
+        "user": relay.registry.count(caller.principal.user_id),
+    }
+    if caller.principal.is_admin:
+        body["byUser"] = relay.registry.by_user()
+    return body
+
+
+@router.get("/", response_class=HTMLResponse)
+async def demo_page() -> HTMLResponse:
+    """The demo inbox (``/?token=<jwt>``): live view over the browser's own EventSource."""
+    page = files("stream_relay").joinpath("static/index.html").read_text(encoding="utf-8")
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(relay: RelayDep) -> JSONResponse:
+    """Ready when subscribed to the event log and caught up with it; 503 otherwise."""
+    consumer = relay.consumer
+    ready = consumer.subscribed and consumer.caught_up.is_set() and not relay.registry.closing
+    body = {
+        "status": "ready" if ready else "not ready",
+        "consumer": {
+            "subscribed": consumer.subscribed,
+            "caughtUp": consumer.caught_up.is_set(),
+            "lastOffset": consumer.last_offset,
+            "lagSeconds": consumer.lag_seconds,
+            "parked": len(consumer.parked),
+        },
+        "connections": relay.registry.total,
+        "checkedAt": time.time(),
+    }
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+async def metrics(relay: RelayDep) -> Response:
+    """Prometheus exposition of this relay's metrics."""
+    return Response(generate_latest(relay.metrics.registry), media_type=CONTENT_TYPE_LATEST)

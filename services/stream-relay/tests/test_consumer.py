@@ -1,0 +1,96 @@
+"""The consumer's per-message rules, without a broker (stream_relay.consumer).
+
+The broker-facing behaviour (ack, parking, reconnect) is covered against real
+RabbitMQ in test_stream_limits.py; here: offsets, duplicates and discontinuities.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from uuid import uuid4
+
+from qahub_contracts.api import Notification, Stats
+from qahub_contracts.events import NotificationCreated, encode_event
+from stream_relay.consumer import StreamConsumer
+from stream_relay.fanout import ConnectionRegistry
+from stream_relay.metrics import RelayMetrics
+from stream_relay.replay import ReplayIndex, sse_id
+
+
+def message(offset: int, user: str = "alice", body: bytes | None = None):
+    event = NotificationCreated(
+        user_id=user,
+        stats=Stats(total=1, unread=1, read=0),
+        notification=Notification(
+            id=uuid4(),
+            type="t",
+            notifiable_id=user,
+            data="d",
+            read_at=None,
+            created_at="2030-01-01T00:00:00Z",
+        ),
+        occurred_at="2030-01-01T00:00:00Z",
+    )
+    return SimpleNamespace(
+        headers={"x-stream-offset": offset},
+        message_id=str(event.event_id),
+        body=body if body is not None else encode_event(event),
+        event=event,
+    )
+
+
+def consumer() -> tuple[StreamConsumer, ReplayIndex, ConnectionRegistry]:
+    index = ReplayIndex(max_per_user=100, max_age_seconds=10**9)
+    registry = ConnectionRegistry(max_per_user=5, max_queued=100)
+    reader = StreamConsumer(
+        url="amqp://unused/",
+        max_age="1h",
+        prefetch=10,
+        index=index,
+        registry=registry,
+        metrics=RelayMetrics(),
+    )
+    return reader, index, registry
+
+
+class TestHandle:
+    def test_messages_are_indexed_and_fanned_out_in_offset_order(self):
+        reader, index, registry = consumer()
+        connection = registry.open("alice")
+        for offset in range(3):
+            reader._handle(message(offset))
+        assert [e.offset for e in connection.drain()] == [0, 1, 2]
+        assert reader.last_offset == 2
+        assert len(index) == 3
+
+    def test_bad_message_is_parked_and_its_offset_still_counts(self):
+        reader, index, _ = consumer()
+        reader._handle(message(0, body=b"{nope"))
+        reader._handle(message(1))
+        assert [(p.offset, p.reason) for p in reader.parked] == [(0, "invalid_json")]
+        assert reader.last_offset == 1
+        assert len(index) == 1
+
+    def test_resubscribe_skips_the_already_processed_message(self):
+        reader, index, _ = consumer()
+        last = message(4)
+        reader._handle(last)
+        reader._expect = reader._last  # what _subscribe does after a reconnect
+        reader._handle(last)
+        reader._handle(message(5))
+        assert not reader._restart.is_set()
+        assert len(index) == 2
+
+    def test_a_gap_or_new_epoch_clears_the_index_and_closes_streams(self):
+        """Never a silent gap: another message (or offset) at the resume point restarts."""
+        reader, index, registry = consumer()
+        connection = registry.open("alice")
+        first = message(4)
+        reader._handle(first)
+        reader._expect = reader._last
+        reader._handle(message(9))  # offset 4 was trimmed away
+        assert reader._restart.is_set()
+        assert len(index) == 0
+        assert connection.closed_reason == "log discontinuity"
+        assert index.since("alice", sse_id(4, first.event.event_id)).recovered is False
+        assert reader.last_offset is None  # re-read from "first"

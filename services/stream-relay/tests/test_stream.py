@@ -1,0 +1,262 @@
+"""The stream endpoint against a real RabbitMQ, over real HTTP (DESIGN §5)."""
+
+from __future__ import annotations
+
+import json
+
+
+class TestConnect:
+    """Connect sequence, headers and live delivery."""
+
+    async def test_first_connect_sends_retry_connected_then_live_events(
+        self, start_relay, open_stream, publisher, events, token
+    ):
+        """retry + connected first; live created/updated/deleted each with stats."""
+        relay = await start_relay(sse_retry_ms=1234)
+        stream = await open_stream(relay.base_url, token("alice"))
+        headers = stream.response.headers
+        assert headers["content-type"].startswith("text/event-stream")
+        assert headers["cache-control"] == "no-cache"
+        assert headers["x-accel-buffering"] == "no"
+        first = await stream.next()
+        assert first.retry == 1234
+        assert first.event == "connected"
+        connected = json.loads(first.data)
+        assert connected["userId"] == "alice"
+        assert connected["recovered"] is False
+        assert set(connected) == {"clientId", "userId", "timestamp", "recovered"}
+
+        created = events.created("alice")
+        await publisher.publish(created)
+        await publisher.publish(events.updated(created))
+        await publisher.publish(events.deleted("alice", created.notification.id, unread=False))
+        frames = await stream.take(6)
+        assert [f.event for f in frames] == [
+            "notification",
+            "stats",
+            "notification.updated",
+            "stats",
+            "notification.deleted",
+            "stats",
+        ]
+        assert json.loads(frames[0].data)["id"] == str(created.notification.id)
+        assert json.loads(frames[0].data)["notifiableId"] == "alice"
+        assert json.loads(frames[1].data) == {"total": 1, "unread": 1, "read": 0}
+        assert json.loads(frames[2].data)["readAt"] is not None
+        assert json.loads(frames[4].data) == {"id": str(created.notification.id)}
+        assert json.loads(frames[5].data) == {"total": 0, "unread": 0, "read": 0}
+        ids = [f.id for f in frames if f.id is not None]
+        assert len(ids) == 3
+        assert len(set(ids)) == 3
+
+
+async def _connected(stream) -> dict:
+    frame = await stream.next()
+    assert frame.event == "connected"
+    return json.loads(frame.data)
+
+
+async def _publish_many(publisher, events, user, count):
+    created = [events.created(user, {"n": i}) for i in range(count)]
+    for event in created:
+        await publisher.publish(event)
+    return created
+
+
+class TestInitialData:
+    """What a client that cannot be recovered gets: stats and recent."""
+
+    async def test_not_recovered_gets_stats_and_recent_from_the_api(
+        self, start_relay, open_stream, fake_api, events, token
+    ):
+        """stats + recent come from the API, fetched with the caller's own token."""
+        item = events.created("alice").notification.model_dump(mode="json", by_alias=True)
+        fake_api.items = [item]
+        relay = await start_relay(notifications_api_url=fake_api.base_url)
+        alice = token("alice")
+        stream = await open_stream(relay.base_url, alice)
+        assert (await _connected(stream))["recovered"] is False
+        stats, recent = await stream.take(2)
+        assert stats.event == "stats"
+        assert json.loads(stats.data) == {"total": 7, "unread": 3, "read": 4}
+        assert recent.event == "recent"
+        assert json.loads(recent.data) == {"notifications": [item]}
+        assert fake_api.authorizations == [f"Bearer {alice}"] * 2
+
+    async def test_live_events_during_the_fetch_are_held_back_then_delivered_once(  # noqa: PLR0917
+        self, start_relay, open_stream, fake_api, publisher, events, token
+    ):
+        """connected, stats, recent, then the event that arrived meanwhile: once."""
+        fake_api.delay = 0.5  # under the relay's 1 s API timeout
+        relay = await start_relay(notifications_api_url=fake_api.base_url)
+        stream = await open_stream(relay.base_url, token("alice"))
+        await _connected(stream)
+        meanwhile = events.created("alice", "meanwhile")
+        await publisher.publish(meanwhile)
+        frames = await stream.take(4)
+        assert [f.event for f in frames] == ["stats", "recent", "notification", "stats"]
+        assert json.loads(frames[2].data)["id"] == str(meanwhile.notification.id)
+        later = events.created("alice", "later")
+        await publisher.publish(later)
+        frame = await stream.next()
+        assert json.loads(frame.data)["id"] == str(later.notification.id)
+
+    async def test_api_down_stream_still_works_with_stats_from_the_index(
+        self, start_relay, open_stream, publisher, events, token
+    ):
+        """Without the API: no recent; stats from the user's latest indexed event."""
+        relay = await start_relay()
+        first = await open_stream(relay.base_url, token("alice"))
+        await _connected(first)
+        await _publish_many(publisher, events, "alice", 2)
+        await first.until("stats")  # the two live events
+        await first.until("stats")
+        second = await open_stream(relay.base_url, token("alice"))
+        await _connected(second)
+        stats = await second.next()
+        assert stats.event == "stats"
+        assert json.loads(stats.data) == {"total": 2, "unread": 2, "read": 0}
+        created = events.created("alice")
+        await publisher.publish(created)
+        assert (await second.next()).event == "notification"  # no recent came before it
+
+
+class TestFanOut:
+    """Every tab of a user gets each event; no other user does."""
+
+    async def test_two_tabs_of_one_user_both_get_the_event(
+        self, start_relay, open_stream, publisher, events, token
+    ):
+        relay = await start_relay()
+        tabs = [await open_stream(relay.base_url, token("alice")) for _ in range(2)]
+        for tab in tabs:
+            await _connected(tab)
+        created = events.created("alice")
+        await publisher.publish(created)
+        for tab in tabs:
+            frame = (await tab.until("notification"))[-1]
+            assert json.loads(frame.data)["id"] == str(created.notification.id)
+
+    async def test_users_only_receive_their_own_events(
+        self, start_relay, open_stream, publisher, events, token
+    ):
+        relay = await start_relay()
+        bob = await open_stream(relay.base_url, token("bob"))
+        await _connected(bob)
+        await publisher.publish(events.created("alice", "for alice"))
+        mine = events.created("bob", "for bob")
+        await publisher.publish(mine)
+        frame = (await bob.until("notification"))[-1]
+        assert json.loads(frame.data)["id"] == str(mine.notification.id)
+        assert "for alice" not in bob.raw
+
+
+class TestReplay:
+    """Last-Event-ID: exactly what was missed, in order, before live events."""
+
+    async def _last_id_then_missed(  # noqa: PLR0917 - fixtures
+        self, relay, open_stream, publisher, events, token, count
+    ):
+        stream = await open_stream(relay.base_url, token("alice"))
+        await _connected(stream)
+        await publisher.publish(events.created("alice", "seen"))
+        last_id = (await stream.until("notification"))[-1].id
+        await stream.close()
+        missed = await _publish_many(publisher, events, "alice", count)
+        await publisher.publish(events.created("bob", "not alice's"))
+        return last_id, missed
+
+    async def _assert_replayed(self, stream, missed, events):
+        assert (await _connected(stream))["recovered"] is True
+        frames = await stream.take(len(missed) + 1)
+        assert [f.event for f in frames] == ["notification"] * len(missed) + ["stats"]
+        got = [json.loads(f.data)["id"] for f in frames[:-1]]
+        assert got == [str(e.notification.id) for e in missed]
+        ids = [f.id for f in frames[:-1]]
+        offsets = [int(i.split("-")[0]) for i in ids]
+        assert offsets == sorted(set(offsets))
+        assert json.loads(frames[-1].data) == events.stats["alice"].model_dump()
+        return events.created("alice", "live")
+
+    async def test_fifty_missed_events_replay_in_order_via_header(
+        self, start_relay, open_stream, publisher, events, token
+    ):
+        relay = await start_relay()
+        last_id, missed = await self._last_id_then_missed(
+            relay, open_stream, publisher, events, token, 50
+        )
+        await _wait_indexed(relay, open_stream, publisher, events, token)
+        stream = await open_stream(
+            relay.base_url, token("alice"), headers={"Last-Event-ID": last_id}
+        )
+        live = await self._assert_replayed(stream, missed, events)
+        await publisher.publish(live)
+        frame = await stream.next()
+        assert json.loads(frame.data)["id"] == str(live.notification.id)
+
+    async def test_missed_events_replay_via_query_parameter_on_another_relay(
+        self, start_relay, open_stream, publisher, events, token
+    ):
+        """The id works on any instance: each reads the whole stream."""
+        first = await start_relay()
+        last_id, missed = await self._last_id_then_missed(
+            first, open_stream, publisher, events, token, 50
+        )
+        second = await start_relay()
+        await _wait_indexed(second, open_stream, publisher, events, token)
+        stream = await open_stream(second.base_url, token("alice"), params={"lastEventId": last_id})
+        await self._assert_replayed(stream, missed, events)
+
+    async def test_nothing_missed_gives_stats_and_no_recent(  # noqa: PLR0917 - fixtures
+        self, start_relay, open_stream, publisher, events, token, fake_api
+    ):
+        relay = await start_relay(notifications_api_url=fake_api.base_url)
+        last_id, _ = await self._last_id_then_missed(
+            relay, open_stream, publisher, events, token, 0
+        )
+        fake_api.authorizations.clear()
+        stream = await open_stream(
+            relay.base_url, token("alice"), headers={"Last-Event-ID": last_id}
+        )
+        assert (await _connected(stream))["recovered"] is True
+        assert (await stream.next()).event == "stats"
+        live = events.created("alice", "live")
+        await publisher.publish(live)
+        assert (await stream.next()).event == "notification"
+        assert fake_api.authorizations == []
+
+    async def test_unusable_ids_are_not_recovered(
+        self, start_relay, open_stream, publisher, events, token
+    ):
+        """Malformed, another user's, another epoch's, or evicted ids: recovered false."""
+        relay = await start_relay(replay_max_events_per_user=3)
+        last_id, _ = await self._last_id_then_missed(
+            relay, open_stream, publisher, events, token, 5
+        )
+        bob = await open_stream(relay.base_url, token("bob"))
+        await _connected(bob)
+        await publisher.publish(events.created("bob"))
+        bob_id = (await bob.until("notification"))[-1].id
+        offset = last_id.split("-")[0]
+        for bad in [
+            "garbage",
+            "\u00e9\u00e9".encode(),
+            bob_id,
+            f"{offset}-000000000000",
+            last_id,
+            "9" * 200,
+        ]:
+            stream = await open_stream(
+                relay.base_url, token("alice"), headers={"Last-Event-ID": bad}
+            )
+            assert (await _connected(stream))["recovered"] is False, bad
+            await stream.close()
+
+
+async def _wait_indexed(relay, open_stream, publisher, events, token):
+    """Wait until ``relay`` has read everything published so far (a marker's round trip)."""
+    marker = await open_stream(relay.base_url, token("marker"))
+    await _connected(marker)
+    await publisher.publish(events.created("marker"))
+    await marker.until("notification")
+    await marker.close()
