@@ -83,7 +83,7 @@ class TestInitialData:
         assert json.loads(recent.data) == {"notifications": [item]}
         assert fake_api.authorizations == [f"Bearer {alice}"] * 2
 
-    async def test_live_events_during_the_fetch_are_held_back_then_delivered_once(  # noqa: PLR0917
+    async def test_live_events_during_the_fetch_are_held_back_then_delivered_once(
         self, start_relay, open_stream, fake_api, publisher, events, token
     ):
         """connected, stats, recent, then the event that arrived meanwhile: once."""
@@ -154,7 +154,7 @@ class TestFanOut:
 class TestReplay:
     """Last-Event-ID: exactly what was missed, in order, before live events."""
 
-    async def _last_id_then_missed(  # noqa: PLR0917 - fixtures
+    async def _last_id_then_missed(
         self, relay, open_stream, publisher, events, token, count
     ):
         stream = await open_stream(relay.base_url, token("alice"))
@@ -207,7 +207,7 @@ class TestReplay:
         stream = await open_stream(second.base_url, token("alice"), params={"lastEventId": last_id})
         await self._assert_replayed(stream, missed, events)
 
-    async def test_nothing_missed_gives_stats_and_no_recent(  # noqa: PLR0917 - fixtures
+    async def test_nothing_missed_gives_stats_and_no_recent(
         self, start_relay, open_stream, publisher, events, token, fake_api
     ):
         relay = await start_relay(notifications_api_url=fake_api.base_url)

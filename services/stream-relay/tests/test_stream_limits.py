@@ -156,7 +156,7 @@ class TestConsumer:
         ids = [json.loads(f.data)["id"] for f in frames if f.event == "notification"]
         assert ids == [str(first.notification.id), str(second.notification.id)]
 
-    async def test_consumer_resubscribes_from_its_own_offset_after_a_lost_connection(  # noqa: PLR0917
+    async def test_consumer_resubscribes_from_its_own_offset_after_a_lost_connection(
         self, start_relay, open_stream, publisher, events, token, rabbitmq_url
     ):
         """Broker drops the relay's connection: no event lost, none repeated."""
