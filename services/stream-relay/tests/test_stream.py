@@ -154,9 +154,7 @@ class TestFanOut:
 class TestReplay:
     """Last-Event-ID: exactly what was missed, in order, before live events."""
 
-    async def _last_id_then_missed(
-        self, relay, open_stream, publisher, events, token, count
-    ):
+    async def _last_id_then_missed(self, relay, open_stream, publisher, events, token, count):
         stream = await open_stream(relay.base_url, token("alice"))
         await _connected(stream)
         await publisher.publish(events.created("alice", "seen"))

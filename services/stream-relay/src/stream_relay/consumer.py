@@ -48,6 +48,7 @@ log = logging.getLogger("stream_relay.consumer")
 
 _MAX_PARKED: Final = 100
 _IDLE_CAUGHT_UP_SECONDS: Final = 0.3
+_RECENT_SECONDS: Final = 1.0  # an event this fresh means the consumer is at the log's head
 _TICK_SECONDS: Final = 0.1
 
 
@@ -135,6 +136,20 @@ class StreamConsumer:
     def last_offset(self) -> int | None:
         """Offset of the latest message processed (parked ones included)."""
         return self._last[0] if self._last else None
+
+    async def reach(self, offset: int, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until the message at ``offset`` is processed.
+
+        A client reconnecting from another relay may carry an id a little ahead
+        of this one; waiting briefly turns that into a replay instead of a
+        needless ``recovered: false``.
+        """
+        deadline = time.monotonic() + timeout
+        while (self.last_offset is None or self.last_offset < offset) and self.subscribed:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return self.last_offset is not None and self.last_offset >= offset
 
     def start(self) -> None:
         """Start reading in a background task (returns at once)."""
@@ -240,6 +255,10 @@ class StreamConsumer:
             return
         self.lag_seconds = max(0.0, time.time() - event.occurred_at.timestamp())
         self._metrics.consumer_lag.set(self.lag_seconds)
+        if self.lag_seconds < _RECENT_SECONDS and not self.caught_up.is_set():
+            # Under steady traffic the log never goes idle; a fresh event marks the head.
+            log.info("event log caught up at offset %s (live events)", offset)
+            self.caught_up.set()
         entry = self._index.append(offset, event)
         if entry is None:
             self._metrics.duplicates.inc()

@@ -21,6 +21,7 @@ from stream_relay import sse
 from stream_relay.errors import ShuttingDown, TooManyStreamsError
 from stream_relay.fanout import TooManyStreams
 from stream_relay.relay import Relay
+from stream_relay.replay import parse_sse_id
 from stream_relay.security import Caller, authenticate
 from stream_relay.session import StreamSession
 
@@ -63,6 +64,9 @@ async def stream(request: Request, relay: RelayDep, caller: CallerDep) -> Stream
     last_id = sse.last_event_id(
         request.headers.get("last-event-id"), request.query_params.get("lastEventId")
     )
+    wanted = parse_sse_id(last_id) if last_id else None
+    if wanted is not None:
+        await relay.consumer.reach(wanted[0], relay.settings.catch_up_wait_seconds)
     try:
         session = StreamSession.open(
             caller,
