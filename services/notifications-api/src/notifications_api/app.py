@@ -15,6 +15,7 @@ from notifications_api.body_limit import BodyLimit
 from notifications_api.database import create_engine, create_sessionmaker
 from notifications_api.dependencies import State
 from notifications_api.errors import install_error_handlers
+from notifications_api.group_commit import CreateBatcher
 from notifications_api.metrics import ApiMetrics
 from notifications_api.notifications import Notifications
 from notifications_api.outbox import OutboxDispatcher
@@ -35,16 +36,19 @@ def create_app(settings: ApiSettings) -> FastAPI:
         sessions = create_sessionmaker(engine)
         dispatcher = OutboxDispatcher(engine, sessions, settings, metrics)
         task = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
+        batcher = CreateBatcher(sessions, dispatcher.wake)
+        batcher.start()
         try:
             yield State(
                 engine=engine,
                 sessions=sessions,
                 verifier=_verifier(settings),
-                notifications=Notifications(sessions, dispatcher.wake),
+                notifications=Notifications(sessions, dispatcher.wake, batcher),
                 dispatcher=dispatcher,
                 metrics=metrics,
             )
         finally:
+            await batcher.stop()
             await dispatcher.stop()
             await task
             await engine.dispose()

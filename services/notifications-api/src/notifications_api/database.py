@@ -24,7 +24,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - eng
     readers of other processes go on meanwhile.
     """
     if not url.startswith("sqlite"):
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        # No pre-ping (a round trip per checkout): a dead connection fails its
+        # request once with 503 and is invalidated, and the pool reconnects.
+        return create_async_engine(url, pool_size=10, max_overflow=20, **kwargs)
     engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30, **kwargs)
     event.listen(engine.sync_engine, "connect", _sqlite_connect)
     event.listen(engine.sync_engine, "begin", _sqlite_begin)

@@ -20,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications_api import counters
 from notifications_api.errors import Forbidden, IdempotencyConflict, NotFound
+from notifications_api.group_commit import CreateBatcher
 from notifications_api.models import IdempotencyKey, Notification, utcnow
 from notifications_api.outbox import enqueue
 from notifications_api.pagination import decode_cursor, encode_cursor
 from qahub_contracts import api
 from qahub_contracts.auth import Principal
-from qahub_contracts.events import NotificationCreated, NotificationDeleted, NotificationUpdated
+from qahub_contracts.events import NotificationDeleted, NotificationUpdated
 
 __all__ = ["Notifications", "Status", "to_wire"]
 
@@ -47,10 +48,14 @@ class Notifications:
     """The notification use cases over one database; ``on_commit`` wakes the outbox."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], on_commit: Callable[[], None]
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        on_commit: Callable[[], None],
+        batcher: CreateBatcher,
     ) -> None:
         self._sessions = sessions
         self._on_commit = on_commit
+        self._batcher = batcher
 
     async def create(
         self, caller: Principal, request: api.CreateNotification, idempotency_key: str | None
@@ -69,7 +74,7 @@ class Notifications:
             if earlier is not None:
                 return earlier
         try:
-            created = await self._insert(caller.user_id, request, idempotency_key, digest)
+            return await self._batcher.submit(caller.user_id, request, idempotency_key, digest)
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -77,39 +82,6 @@ class Notifications:
             if earlier is None:
                 raise
             return earlier
-        self._on_commit()
-        return created
-
-    async def _insert(
-        self, caller_id: str, request: api.CreateNotification, key: str | None, digest: str
-    ) -> api.Notification:
-        async with self._sessions.begin() as session:
-            stats = await counters.adjust(session, request.notifiable_id, total=1, unread=1)
-            row = Notification(
-                id=uuid.uuid4(),
-                user_id=request.notifiable_id,
-                type=request.type,
-                data=request.data,
-                read_at=None,
-                created_at=utcnow(),
-            )
-            session.add(row)
-            await session.flush()
-            created = to_wire(row)
-            await enqueue(
-                session, NotificationCreated(user_id=row.user_id, stats=stats, notification=created)
-            )
-            if key is not None:
-                session.add(
-                    IdempotencyKey(
-                        user_id=caller_id,
-                        key=key,
-                        request_hash=digest,
-                        response=created.model_dump_json(),
-                        created_at=utcnow(),
-                    )
-                )
-        return created
 
     async def _replay(self, caller_id: str, key: str, digest: str) -> api.Notification | None:
         async with self._sessions() as session:
@@ -194,9 +166,13 @@ class Notifications:
             if not rows:
                 return 0
             stats = await counters.adjust(session, user_id, total=0, unread=-len(rows))
-            for row in sorted(rows, key=lambda r: r.seq):
-                event = NotificationUpdated(user_id=user_id, stats=stats, notification=to_wire(row))
-                await enqueue(session, event)
+            await enqueue(
+                session,
+                *(
+                    NotificationUpdated(user_id=user_id, stats=stats, notification=to_wire(row))
+                    for row in sorted(rows, key=lambda r: r.seq)
+                ),
+            )
         self._on_commit()
         return len(rows)
 
@@ -216,9 +192,13 @@ class Notifications:
                 return 0
             unread = sum(1 for r in rows if r.read_at is None)
             stats = await counters.adjust(session, user_id, total=-len(rows), unread=-unread)
-            for row in sorted(rows, key=lambda r: r.seq):
-                event = NotificationDeleted(user_id=user_id, stats=stats, notification_id=row.id)
-                await enqueue(session, event)
+            await enqueue(
+                session,
+                *(
+                    NotificationDeleted(user_id=user_id, stats=stats, notification_id=row.id)
+                    for row in sorted(rows, key=lambda r: r.seq)
+                ),
+            )
         self._on_commit()
         return len(rows)
 

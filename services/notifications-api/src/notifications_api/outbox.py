@@ -36,18 +36,22 @@ _LOCK_KEY: Final = 0x51A4B0  # advisory lock id: "one dispatcher per database"
 _MAX_BACKOFF: Final = 5.0
 
 
-async def enqueue(session: AsyncSession, event: DomainEvent) -> None:
-    """Add ``event`` to the session's transaction; it is published after commit."""
-    await session.execute(
-        insert(OutboxEvent).values(
-            event_id=event.event_id,
-            user_id=event.user_id,
-            routing_key=event.event_type.value,
-            body=encode_event(event),
-            created_at=utcnow(),
-            attempts=0,
-        )
-    )
+async def enqueue(session: AsyncSession, *events: DomainEvent) -> None:
+    """Add ``events`` to the session's transaction, in order; published after commit."""
+    now = utcnow()
+    rows = [
+        {
+            "event_id": event.event_id,
+            "user_id": event.user_id,
+            "routing_key": event.event_type.value,
+            "body": encode_event(event),
+            "created_at": now,
+            "attempts": 0,
+        }
+        for event in events
+    ]
+    if rows:
+        await session.execute(insert(OutboxEvent), rows)
 
 
 @dataclass(frozen=True)
