@@ -8,6 +8,7 @@ another order than committed).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -66,7 +67,7 @@ class Ledger:
             else:
                 seen.add(nid)
                 first.append(nid)
-        reordered = sum(1 for a, b in zip(first, first[1:]) if position[a] > position[b])
+        reordered = sum(1 for a, b in itertools.pairwise(first) if position[a] > position[b])
         return Counts(
             sent=len(expected),
             delivered=len(received),
