@@ -20,6 +20,7 @@ class TcpProxy:
         self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._open = True
+        self._blackholed: set[str] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -34,6 +35,11 @@ class TcpProxy:
 
     def restore(self) -> None:
         self._open = True
+        self._blackholed.clear()
+
+    def blackhole(self, direction: str = "to_client") -> None:
+        """Silently drop bytes going ``to_client`` or ``to_server``; connections stay open."""
+        self._blackholed.add(direction)
 
     async def close(self) -> None:
         await self.cut()
@@ -53,14 +59,21 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers.update((writer, up_writer))
-        for src, dst in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pipe(src, dst))
+        for src, dst, direction in (
+            (reader, up_writer, "to_server"),
+            (up_reader, writer, "to_client"),
+        ):
+            task = asyncio.create_task(self._pipe(src, dst, direction))
             self._pipes.add(task)
             task.add_done_callback(self._pipes.discard)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, direction: str
+    ) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await reader.read(65536):
+                if direction in self._blackholed:
+                    continue
                 writer.write(data)
                 await writer.drain()
         writer.transport.abort()

@@ -34,6 +34,7 @@ log = logging.getLogger("notifications_api.outbox")
 
 _LOCK_KEY: Final = 0x51A4B0  # advisory lock id: "one dispatcher per database"
 _MAX_BACKOFF: Final = 5.0
+_CLOSE_TIMEOUT: Final = 2.0
 
 
 async def enqueue(session: AsyncSession, *events: DomainEvent) -> None:
@@ -246,8 +247,9 @@ class OutboxDispatcher:
         publisher, self._publisher = self._publisher, None
         self._metrics.broker_up.set(0)
         if publisher is not None:
+            # A blackholed or blocked connection never answers connection.close: don't wait.
             with contextlib.suppress(*PUBLISH_ERRORS):
-                await publisher.close()
+                await asyncio.wait_for(publisher.close(), _CLOSE_TIMEOUT)
 
     async def _drop_leadership(self) -> None:
         connection, self._lock_connection = self._lock_connection, None
