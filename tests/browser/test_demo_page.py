@@ -1,0 +1,187 @@
+"""The demo inbox in a real browser: live list, badge, actions, and EventSource's own replay."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+from tests.api.conftest import SECRET, Api, api_settings, migrate
+from tests.browser.conftest import RETRY_MS, Demo
+from tests.support.servers import ROOT, child, free_port, serving, wait_http_ok
+
+from notifications_api.app import create_app as create_api
+from qahub_contracts.auth import mint_token
+
+SCREENSHOT = ROOT / "docs" / "demo.png"
+
+
+async def open_inbox(page: Page, url: str) -> None:
+    await page.goto(url)
+    await expect(page.locator("#state")).to_have_attribute("data-state", "connected")
+
+
+class TestLiveList:
+    """A notification created by a POST shows up in the open page, newest first."""
+
+    async def test_a_posted_notification_appears_within_a_second(self, demo: Demo, page: Page):
+        await open_inbox(page, demo.url("42"))
+        started = time.monotonic()
+        created = await demo.api.create("42", {"title": "Invoice 1001 paid"}, "invoice.paid")
+        item = page.locator(f"#n-{created['id']}")
+        await expect(item).to_contain_text("Invoice 1001 paid", timeout=1000)
+        assert time.monotonic() - started < 1.0
+        await expect(item).to_contain_text("invoice.paid")
+        await expect(page.locator("#announce")).to_have_text("New notification: Invoice 1001 paid")
+
+    async def test_newest_first_and_other_users_never_shown(self, demo: Demo, page: Page):
+        await open_inbox(page, demo.url("42"))
+        first = await demo.api.create("42", "first")
+        await demo.api.create("someone-else", "private")
+        second = await demo.api.create("42", "second")
+        rows = page.locator("#list li")
+        await expect(rows).to_have_count(2)
+        assert await rows.evaluate_all("els => els.map(e => e.dataset.id)") == [
+            second["id"],
+            first["id"],
+        ]
+        await expect(page.locator("#list")).not_to_contain_text("private")
+
+    async def test_reload_lists_read_and_unread_from_the_api(self, demo: Demo, page: Page):
+        unread = await demo.api.create("42", "still unread")
+        read = await demo.api.create("42", "already read")
+        await demo.api.http.patch(
+            f"/api/v1/notifications/{read['id']}", json={"read": True}, headers=demo.api.auth("42")
+        )
+        await open_inbox(page, demo.url("42"))
+        await expect(page.locator(f"#n-{unread['id']}")).to_have_class("unread")
+        await expect(page.locator(f"#n-{read['id']}")).to_have_class("")
+        await expect(page.locator("#badge")).to_have_text("1")
+
+
+class TestBadgeAndActions:
+    """The badge counts unread; mark read/unread, delete and mark all read go to the API."""
+
+    async def test_badge_counts_and_mark_read_updates_it(self, demo: Demo, page: Page):
+        await open_inbox(page, demo.url("42"))
+        notes = [await demo.api.create("42", f"note {i}") for i in range(3)]
+        badge = page.locator("#badge")
+        await expect(badge).to_have_text("3")
+        await expect(badge).to_have_attribute("aria-label", "3 unread")
+        await page.get_by_role("button", name="Mark read: note 1").click()
+        await expect(badge).to_have_text("2")
+        await expect(page.locator(f"#n-{notes[1]['id']}")).not_to_have_class("unread")
+        assert (await demo.api.stats("42"))["unread"] == 2
+        await page.get_by_role("button", name="Mark unread: note 1").click()
+        await expect(badge).to_have_text("3")
+
+    async def test_delete_and_mark_all_read(self, demo: Demo, page: Page):
+        await open_inbox(page, demo.url("42"))
+        notes = [await demo.api.create("42", f"note {i}") for i in range(3)]
+        await expect(page.locator("#list li")).to_have_count(3)
+        await page.get_by_role("button", name="Delete: note 0").click()
+        await expect(page.locator(f"#n-{notes[0]['id']}")).to_have_count(0)
+        await expect(page.locator("#badge")).to_have_text("2")
+        await page.get_by_role("button", name="Mark all read").click()
+        await expect(page.locator("#badge")).to_have_text("0")
+        await expect(page.locator("#list li.unread")).to_have_count(0)
+        assert await demo.api.stats("42") == {"total": 2, "unread": 0, "read": 2}
+
+
+class TestSignedOut:
+    """EventSource gives up for good on a 401: the page says why and reopens by itself."""
+
+    async def test_expired_token_shows_signed_out_then_a_fresh_token_connects(
+        self, demo: Demo, page: Page
+    ):
+        await page.goto(demo.url("42", ttl_seconds=-60))
+        state = page.locator("#state")
+        await expect(state).to_have_attribute("data-state", "signed-out")
+        await expect(state).to_contain_text("token expired")
+        await expect(page.locator("#signin")).to_be_visible()
+        await page.get_by_label("Access token (JWT)").fill(mint_token(SECRET, "42"))
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(state).to_have_attribute("data-state", "connected")
+        created = await demo.api.create("42", "after sign-in")
+        await expect(page.locator(f"#n-{created['id']}")).to_be_visible()
+
+
+class TestPhoneWidth:
+    """At 360 px nothing scrolls sideways and every action stays reachable."""
+
+    async def test_no_horizontal_scroll_and_actions_visible(self, demo: Demo, page: Page):
+        await page.set_viewport_size({"width": 360, "height": 740})
+        await open_inbox(page, demo.url("42"))
+        await demo.api.create("42", {"title": "A rather long title " * 8})
+        await expect(page.get_by_role("button", name="Delete: A rather")).to_be_visible()
+        overflow = await page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0
+
+
+class TestBrowserReconnect:
+    """Chromium's own EventSource survives a relay crash and replays what it missed."""
+
+    async def test_relay_killed_and_restarted_replays_missed_events(
+        self, page: Page, sqlite_url: str, rabbitmq_url: str, tmp_path: Path
+    ):
+        await migrate(sqlite_url)
+        settings = api_settings(sqlite_url, rabbitmq_url)
+        async with serving(create_api(settings)) as api_url:
+            import httpx  # noqa: PLC0415
+
+            async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+                api = Api(http, settings)
+                port = free_port()
+                relay = f"http://127.0.0.1:{port}"
+                env = {
+                    "RABBITMQ_URL": rabbitmq_url,
+                    "JWT_SECRET": SECRET,
+                    "NOTIFICATIONS_API_URL": api_url,
+                    "SSE_RETRY_MS": str(RETRY_MS),
+                    "EVENT_LOG_MAX_AGE": "1h",
+                }
+                args = ["relay", "--port", str(port)]
+                with child(args, env, tmp_path / "relay-1.log") as first:
+                    await wait_http_ok(f"{relay}/readyz", timeout=30)
+                    await open_inbox(page, f"{relay}/?token={mint_token(SECRET, '42')}")
+                    seen = await api.create("42", "before the crash")
+                    await expect(page.locator(f"#n-{seen['id']}")).to_be_visible()
+                    first.kill()
+                state = page.locator("#state")
+                await expect(state).to_have_attribute("data-state", "reconnecting")
+                missed = [await api.create("42", f"missed {i}") for i in range(3)]
+                with child(args, env, tmp_path / "relay-2.log"):
+                    await expect(state).to_have_text(
+                        "Connected · replayed 3 missed events", timeout=30_000
+                    )
+                    rows = page.locator("#list li")
+                    await expect(rows).to_have_count(4)
+                    ids = await rows.evaluate_all("els => els.map(e => e.dataset.id)")
+                    assert ids == [n["id"] for n in reversed([seen, *missed])]
+                    await expect(page.locator("#badge")).to_have_text("4")
+                    # The browser reconnected by itself (Last-Event-ID): the page never reopened.
+                    await expect(page.locator("body")).to_have_attribute("data-reopens", "0")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("UPDATE_DEMO_SCREENSHOT"), reason="set UPDATE_DEMO_SCREENSHOT=1"
+)
+async def test_update_the_readme_screenshot(demo: Demo, page: Page):
+    """Writes docs/demo.png: a real session with notifications (run on demand)."""
+    await open_inbox(page, demo.url("ada"))
+    payloads = [
+        ("build.failed", {"title": "Nightly build #412 failed: 3 tests red"}),
+        ("review.requested", {"title": "Grace asked you to review PR #87"}),
+        ("invoice.paid", {"title": "Invoice 1001 was paid"}),
+        ("mention", "Linus mentioned you in 'Flaky login test'"),
+    ]
+    created = [await demo.api.create("ada", data, type_) for type_, data in payloads]
+    await expect(page.locator("#list li")).to_have_count(len(created))
+    await page.get_by_role("button", name="Mark read: Invoice 1001 was paid").click()
+    await expect(page.locator("#badge")).to_have_text("3")
+    await page.set_viewport_size({"width": 760, "height": 520})
+    await page.screenshot(path=SCREENSHOT)
