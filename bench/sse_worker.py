@@ -1,0 +1,120 @@
+"""One load-generator process: opens many SSE streams and reports what they received.
+
+Spawned by the scenarios (``python bench/sse_worker.py``), never by hand. Reads one
+JSON spec line on stdin::
+
+    {"port", "path": ".../stream?token={token}" | "/sub/{user}", "users": [...],
+     "tabs", "expect": {user: n}, "source": "127.0.0.2", "deadline_s", "secret"}
+
+prints ``{"ready": ...}`` once every stream is open (or failed), then a result line
+once every stream has its expected events, the deadline passes, or ``stop`` arrives
+on stdin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import uvloop
+from common import raise_nofile, self_cpu
+from wire import SseStream, open_stream
+
+from qahub_contracts.auth import mint_token
+
+CONNECT_CONCURRENCY = 200
+
+
+def emit(obj: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+async def run(spec: dict) -> None:
+    port, template = spec["port"], spec["path"]
+    expect: dict[str, int] = spec.get("expect", {})
+    hist: dict[int, int] = {}
+    streams: list[SseStream] = []
+    errors: list[str] = []
+    complete = 0
+    all_done = asyncio.Event()
+    total = len(spec["users"]) * spec["tabs"]
+
+    def on_complete() -> None:
+        nonlocal complete
+        complete += 1
+        if complete >= total:
+            all_done.set()
+
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def connect(user: str) -> None:
+        token = mint_token(spec["secret"], user, ttl_seconds=7200) if "{token}" in template else ""
+        path = template.format(user=user, token=token)
+        async with gate:
+            try:
+                stream = await open_stream(port, path, hist, source=spec.get("source"))
+            except (OSError, TimeoutError) as exc:
+                errors.append(f"connect: {type(exc).__name__}: {exc}")
+                return
+        if stream.status != 200:
+            errors.append(f"status {stream.status}")
+            stream.close()
+            return
+        stream.expect = expect.get(user, 0)
+        stream.on_complete = on_complete
+        stream.user = user  # type: ignore[attr-defined]
+        streams.append(stream)
+
+    started = time.perf_counter()
+    users = [u for u in spec["users"] for _ in range(spec["tabs"])]
+    await asyncio.gather(*(connect(u) for u in users))
+    connect_s = time.perf_counter() - started
+    total = len(streams)
+    if total == 0 or all(s.expect == 0 for s in streams):
+        all_done.set()
+    emit({"ready": len(streams), "failed": len(errors), "connect_s": round(connect_s, 3)})
+    loop = asyncio.get_running_loop()
+    stop = loop.run_in_executor(None, sys.stdin.readline)
+    waiter = asyncio.ensure_future(all_done.wait())
+    await asyncio.wait({stop, waiter}, timeout=spec["deadline_s"], return_when="FIRST_COMPLETED")
+    waiter.cancel()
+    lost = sum(max(0, s.expect - len(s.seqs)) for s in streams)
+    result = {
+        "streams": len(streams),
+        "failed_connect": len(errors) + (len(users) - len(streams) - len(errors)),
+        "complete": sum(1 for s in streams if len(s.seqs) >= s.expect),
+        "expected": sum(s.expect for s in streams),
+        "delivered": sum(s.events for s in streams),
+        "unique": sum(len(s.seqs) for s in streams),
+        "lost": lost,
+        "duplicated": sum(s.duplicates for s in streams),
+        "closed_by_server": sum(1 for s in streams if s.closed.done()),
+        "heartbeats": sum(s.heartbeats for s in streams),
+        "last_arrival": max((s.last_arrival for s in streams), default=0.0),
+        "max_latency": max((s.max_latency for s in streams), default=0.0),
+        "hist": hist,
+        "errors": errors[:5],
+        "connect_s": round(connect_s, 3),
+        "cpu_s": round(self_cpu(), 3),
+        "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+    for s in streams:
+        s.close()
+    emit(result)
+
+
+def main() -> None:
+    raise_nofile()
+    spec = json.loads(sys.stdin.readline())
+    uvloop.run(run(spec))
+
+
+if __name__ == "__main__":
+    main()
