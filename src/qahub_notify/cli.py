@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 
 __all__ = ["main"]
 
-_COMMANDS = ("api", "relay", "dev", "token", "migrate")
+_COMMANDS = ("api", "relay", "dev", "token", "migrate", "send", "tail")
 
 
 def _token(argv: list[str]) -> int:
     """Mint an HS256 token signed with ``JWT_SECRET`` and print it."""
-    from qahub_contracts.auth import ADMIN_ROLE, mint_token  # noqa: PLC0415 - per command
+    from qahub_contracts.auth import ADMIN_ROLE  # noqa: PLC0415 - per command
+    from qahub_notify.tokens import TokenUnavailable, mint_from_environment  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog="qahub-notify token", description=_token.__doc__)
     parser.add_argument("--sub", required=True, help="user id the token speaks for")
@@ -22,23 +22,15 @@ def _token(argv: list[str]) -> int:
     parser.add_argument("--role", choices=[ADMIN_ROLE])
     parser.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     args = parser.parse_args(argv)
-    secret = os.environ.get("JWT_SECRET", "")
-    if len(secret.encode()) < 32:
-        print(
-            "config error: JWT_SECRET: set it (at least 32 bytes) to mint tokens", file=sys.stderr
-        )
-        return 2
     if args.ttl <= 0 or not args.sub.strip():
         parser.error("--ttl must be positive and --sub non-empty")
-    token = mint_token(
-        secret,
-        args.sub,
-        ttl_seconds=args.ttl,
-        scope=args.scope,
-        role=args.role,
-        audience=os.environ.get("JWT_AUDIENCE") or None,
-        issuer=os.environ.get("JWT_ISSUER") or None,
-    )
+    try:
+        token = mint_from_environment(
+            args.sub, scope=args.scope, role=args.role, ttl_seconds=args.ttl
+        )
+    except TokenUnavailable as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
     print(token)
     return 0
 
@@ -61,6 +53,18 @@ def _migrate(argv: list[str]) -> int:
     return migrate(argv)
 
 
+def _send(argv: list[str]) -> int:
+    from qahub_notify.send import main  # noqa: PLC0415 - per command
+
+    return main(argv)
+
+
+def _tail(argv: list[str]) -> int:
+    from qahub_notify.tail import main  # noqa: PLC0415 - per command
+
+    return main(argv)
+
+
 def _relay(argv: list[str]) -> int:
     from stream_relay.__main__ import main  # noqa: PLC0415 - per command
 
@@ -74,6 +78,8 @@ _HANDLERS: dict[str, Callable[[list[str]], int]] = {
     "dev": _dev,
     "token": _token,
     "migrate": _migrate,
+    "send": _send,
+    "tail": _tail,
 }
 
 
