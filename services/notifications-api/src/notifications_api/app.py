@@ -19,6 +19,7 @@ from notifications_api.group_commit import CreateBatcher
 from notifications_api.metrics import ApiMetrics
 from notifications_api.notifications import Notifications
 from notifications_api.outbox import OutboxDispatcher
+from notifications_api.rate_limit import RateLimiter
 from notifications_api.settings import ApiSettings
 from qahub_contracts.auth import TokenVerifier
 from qahub_contracts.topology import IDEMPOTENCY_KEY_HEADER
@@ -46,6 +47,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 notifications=Notifications(sessions, dispatcher.wake, batcher),
                 dispatcher=dispatcher,
                 metrics=metrics,
+                rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             )
         finally:
             await batcher.stop()

@@ -11,6 +11,7 @@ from notifications_api.auth import authenticate
 from notifications_api.metrics import ApiMetrics
 from notifications_api.notifications import Notifications
 from notifications_api.outbox import OutboxDispatcher
+from notifications_api.rate_limit import RateLimiter
 from qahub_contracts.auth import Principal, TokenVerifier
 
 __all__ = ["CurrentUser", "NotificationsDep", "State", "StateDep"]
@@ -25,6 +26,7 @@ class State(TypedDict):
     notifications: Notifications
     dispatcher: OutboxDispatcher
     metrics: ApiMetrics
+    rate_limiter: RateLimiter
 
 
 # Dependencies are async on purpose: FastAPI runs plain ``def`` ones in a thread pool.
@@ -33,7 +35,10 @@ async def _state(request: Request) -> State:
 
 
 async def _principal(request: Request) -> Principal:
-    return await authenticate(request, (await _state(request))["verifier"])
+    state = await _state(request)
+    principal = await authenticate(request, state["verifier"])
+    state["rate_limiter"].check(principal)
+    return principal
 
 
 async def _notifications(request: Request) -> Notifications:

@@ -7,12 +7,14 @@ Exception tree (use cases raise these; only this module knows HTTP)::
     ├── Forbidden               403  the caller may not act for that user
     ├── InvalidCursor           400  a ``cursor`` that this API did not hand out
     ├── IdempotencyConflict     409  an ``Idempotency-Key`` reused with another body
+    ├── TooManyRequests         429  the caller's request rate limit is exhausted
     └── Unavailable             503  the database cannot be reached
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Final
 
 from fastapi import FastAPI, Request
@@ -30,6 +32,7 @@ __all__ = [
     "InvalidCursor",
     "NotFound",
     "NotificationsError",
+    "TooManyRequests",
     "Unauthorized",
     "Unavailable",
     "error_response",
@@ -70,6 +73,14 @@ class Unavailable(NotificationsError):
     status, code = 503, "unavailable"
 
 
+class TooManyRequests(NotificationsError):
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 _HTTP_CODES: Final = {
     400: "bad_request",
     401: "unauthorized",
@@ -95,6 +106,8 @@ def error_response(
 def _domain(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NotificationsError)  # noqa: S101 - registered for this type only
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
     return error_response(exc.status, exc.code, str(exc) or exc.code, headers)
 
 

@@ -46,6 +46,8 @@ class ApiSettings(DatabaseSettings):
     event_log_max_age: str = "24h"
     max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 65536
     cors_origins: Annotated[list[str], NoDecode] = []
+    rate_limit_per_second: Annotated[float, Field(ge=0, le=100_000)] = 50.0
+    rate_limit_burst: Annotated[int, Field(ge=1, le=1_000_000)] = 100
     outbox_poll_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
     outbox_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
     publish_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
