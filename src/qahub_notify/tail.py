@@ -4,16 +4,16 @@ Reads ``GET /api/v1/notifications/stream`` from the relay (``--relay``, default
 ``http://127.0.0.1:8001``) and prints one line per event:
 ``<event> <id or -> <data>``. When the stream ends or the relay is unreachable
 it reconnects with ``Last-Event-ID`` (so nothing is missed), waiting the
-server's ``retry:`` interval, doubled after each failure up to 30 s. A token
-minted from ``JWT_SECRET`` is minted again when it is refused (401); a
-``--token`` given by hand is not, and a 401 ends the command. Stops after
-``--max-events`` events, ``--max-seconds`` seconds, or Ctrl+C.
+server's ``retry:`` interval, doubled after each failure up to 30 s. Without
+``--token`` each connect carries a fresh token minted from ``JWT_SECRET`` (a
+stream ends when its token expires); a 401, or any 4xx but 429, ends the
+command with exit code 1. Stops after ``--max-events`` events,
+``--max-seconds`` seconds, or Ctrl+C.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -87,7 +87,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--user", help="user id to subscribe as (a token is minted)")
     parser.add_argument("--token", help="bearer token to use instead of minting one")
-    parser.add_argument("--relay", default=os.environ.get("QAHUB_RELAY_URL", DEFAULT_RELAY_URL))
+    parser.add_argument("--relay", default=DEFAULT_RELAY_URL, help="relay base URL")
     parser.add_argument("--last-event-id", help="start after this id (replays what came after)")
     parser.add_argument("--max-events", type=int, default=0, help="stop after N events (0: never)")
     parser.add_argument("--max-seconds", type=float, default=0, help="stop after S seconds")
@@ -144,6 +144,8 @@ def _follow(args: argparse.Namespace, state: _State) -> None:
 
 
 def _read_once(url: str, args: argparse.Namespace, state: _State) -> None:
+    if not args.token:
+        state.token = mint_from_environment(args.user)
     headers = {"Authorization": f"Bearer {state.token}", "Accept": "text/event-stream"}
     if state.last_event_id:
         headers["Last-Event-ID"] = state.last_event_id
@@ -151,7 +153,7 @@ def _read_once(url: str, args: argparse.Namespace, state: _State) -> None:
     timeout = httpx.Timeout(10, read=max(0.1, min(args.idle_timeout, remaining)))
     with httpx.stream("GET", url, headers=headers, timeout=timeout) as response:
         if response.status_code != 200:
-            _refused(response, args, state)
+            _refused(response)
             return
         for event in parse_events(response.iter_lines(), state.set_retry):
             if event.id:
@@ -164,12 +166,9 @@ def _read_once(url: str, args: argparse.Namespace, state: _State) -> None:
                 return
 
 
-def _refused(response: httpx.Response, args: argparse.Namespace, state: _State) -> None:
+def _refused(response: httpx.Response) -> None:
     status = response.status_code
-    if status == 401 and not args.token:
-        state.token = mint_from_environment(args.user)  # expired: sign a fresh one
-        return
-    if status in {401, 403, 404} or (400 <= status < 500 and status != 429):
+    if 400 <= status < 500 and status != 429:
         response.read()
         raise _Refused(f"the relay answered HTTP {status}: {response.text[:200]}")
     print(f"the relay answered HTTP {status}", file=sys.stderr)

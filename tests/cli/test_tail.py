@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 from tests.api.conftest import SECRET, Api, api_settings, migrate
-from tests.cli.conftest import Stack
+from tests.cli.conftest import Cli, Stack
 from tests.support.servers import ROOT, child, free_port, serving, wait_http_ok
 
 from notifications_api.app import create_app as create_api
@@ -95,6 +95,11 @@ class TestTail:
             assert event_id != "-"
             assert (await t.line())[0] == "stats"
             assert await asyncio.wait_for(t.process.wait(), 10) == 0
+
+    async def test_a_refused_token_ends_it_with_one_line(self, stack: Stack, cli: Cli):
+        code, out, err = await cli.run("tail", "--relay", stack.relay_url, "--token", "not-a-jwt")
+        assert (code, out) == (1, "")
+        assert err.startswith("error: the relay answered HTTP 401")
 
     async def test_reconnects_after_a_relay_crash_and_replays_what_it_missed(
         self, tmp_path: Path, rabbitmq_url: str
