@@ -85,7 +85,6 @@ class Cluster:
             "RABBITMQ_URL": rabbitmq_url or self.rabbitmq_url,
             "JWT_SECRET": SECRET,
             "NOTIFICATIONS_API_URL": self.api_url,
-            "EVENT_LOG_MAX_AGE": "1h",
             "PYTHONUNBUFFERED": "1",
         }
         relay = ChildProcess(["relay", "--port", str(port)], env, self.tmp / f"relay-{port}.log")

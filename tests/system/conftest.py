@@ -28,7 +28,6 @@ def relay_settings(rabbitmq_url: str, api_url: str, **overrides: Any) -> RelaySe
         "jwt_public_key": None,
         "jwt_jwks_url": None,
         "notifications_api_url": api_url,
-        "event_log_max_age": "1h",
     }
     return RelaySettings(**{**values, **overrides})
 
