@@ -1,4 +1,4 @@
-# ruff: noqa: S101, RUF002, RUF003 - asserts narrow types for the reader; × reads as "times"
+# ruff: noqa: RUF003 - asserts narrow types for the reader; × reads as "times"
 """Scenario 1, latency: POST → DB + outbox → RabbitMQ → relay → SSE, beside Nchan and the floor.
 
 100 users with one stream each; 2,000 notifications paced at 200/s, round-robin

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +41,7 @@ class Target:
     post_headers: dict[str, str]
     pids: dict[str, int]
     stack: Stack | None = None
+    ready_event: str | None = None  # a stream counts as open once this frame arrived
 
     def post_path(self, user: str) -> str:
         return f"/pub/{user}" if self.name == "nchan" else "/api/v1/notifications"
@@ -60,6 +62,8 @@ def ours(stack: Stack) -> Target:
         post_headers={"Authorization": f"Bearer {token}"},
         pids={"relay": stack.relay.pid, "api": stack.api.pid},
         stack=stack,
+        # the initial snapshot ends with `stats` (and `recent` when the API answered)
+        ready_event="stats" if stack.snapshot_api else None,
     )
 
 
@@ -83,6 +87,10 @@ def broker_pid() -> int | None:
                 if (proc / "comm").read_text().strip() == "beam.smp":
                     return int(proc.name)
     return None
+
+
+def progress(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 # ── SSE workers ─────────────────────────────────────────────────────────────
@@ -115,6 +123,7 @@ class Workers:
                 "source": f"127.0.0.{2 + i}",
                 "deadline_s": self.deadline_s,
                 "secret": SECRET,
+                "ready_event": self.target.ready_event,
             }
             proc = await asyncio.create_subprocess_exec(
                 python(),
@@ -127,7 +136,8 @@ class Workers:
             proc.stdin.write(json.dumps(spec).encode() + b"\n")
             await proc.stdin.drain()
             self.procs.append(proc)
-        self.ready = [await self._line(p, self.deadline_s) for p in self.procs]
+        connect_deadline = max(self.deadline_s, 60 + streams / 100)
+        self.ready = [await self._line(p, connect_deadline) for p in self.procs]
         return {
             "ready": sum(r["ready"] for r in self.ready),
             "failed": sum(r["failed"] for r in self.ready),
@@ -160,6 +170,7 @@ class Workers:
         merged["client_cpu_s"] = round(sum(r["cpu_s"] for r in results), 3)
         merged["client_rss_mb"] = round(sum(r["maxrss"] for r in results) / 2**20, 1)
         merged["errors"] = [e for r in results for e in r["errors"]][:5]
+        merged["incomplete"] = [i for r in results for i in r["incomplete"]][:20]
         merged["hist"] = merge_hists([r["hist"] for r in results])
         return merged
 
@@ -391,6 +402,7 @@ async def deliver(
     workers = Workers(target, users, tabs, expect, deadline_s)
     try:
         opened = await workers.start()
+        progress(f"{target.name}: {opened['ready']} streams open ({opened['failed']} failed)")
         observer = LogObserver(target.stack.amqp_url) if target.stack else None
         async with observer or contextlib.nullcontext():
             broker = broker_pid()
@@ -398,7 +410,9 @@ async def deliver(
             sent = await post_all(
                 target, plan, rate=rate, concurrency=concurrency, deadline_s=deadline_s
             )
+            progress(f"{target.name}: {len(plan) - len(sent.failures)} posted")
             got = await workers.result()
+            progress(f"{target.name}: {got['unique']}/{got['expected']} received")
             cpu1, broker1 = target.cpu(), proc_cpu(broker) if broker else 0.0
             await asyncio.sleep(0.2)  # late observer deliveries
     finally:
@@ -431,4 +445,5 @@ async def deliver(
         "hist": got["hist"],
         "max_latency_ms": got["max_latency_ms"],
         "errors": got["errors"],
+        "incomplete_streams": got["incomplete"],
     }

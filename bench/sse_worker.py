@@ -59,7 +59,14 @@ async def run(spec: dict) -> None:
         path = template.format(user=user, token=token)
         async with gate:
             try:
-                stream = await open_stream(port, path, hist, source=spec.get("source"))
+                ready = spec.get("ready_event")
+                stream = await open_stream(
+                    port,
+                    path,
+                    hist,
+                    source=spec.get("source"),
+                    ready_event=ready.encode() if ready else None,
+                )
             except (OSError, TimeoutError) as exc:
                 errors.append(f"connect: {type(exc).__name__}: {exc}")
                 return
@@ -100,6 +107,11 @@ async def run(spec: dict) -> None:
         "last_arrival": max((s.last_arrival for s in streams), default=0.0),
         "max_latency": max((s.max_latency for s in streams), default=0.0),
         "hist": hist,
+        "incomplete": [
+            {"user": s.user, "got": len(s.seqs), "expect": s.expect, "frames": s.frames}  # type: ignore[attr-defined]
+            for s in streams
+            if len(s.seqs) < s.expect
+        ][:20],
         "errors": errors[:5],
         "connect_s": round(connect_s, 3),
         "cpu_s": round(self_cpu(), 3),

@@ -17,6 +17,8 @@ from typing import Any, Self
 import orjson
 
 EVENT = b"notification"
+RECENT = b"recent"
+READY_WAIT_S = 5  # a relay whose API snapshot failed sends no `stats`: bounded wait
 UNIT_US = 10  # latency histogram bucket
 
 
@@ -24,7 +26,12 @@ class SseStream(asyncio.Protocol):
     """One SSE connection; counts frames, heartbeats, seqs and latencies."""
 
     def __init__(
-        self, request: bytes, hist: dict[int, int] | None, *, keep_ids: bool = False
+        self,
+        request: bytes,
+        hist: dict[int, int] | None,
+        *,
+        keep_ids: bool = False,
+        ready_event: bytes | None = None,
     ) -> None:
         self.request = request
         self.hist = hist
@@ -48,6 +55,8 @@ class SseStream(asyncio.Protocol):
         self.opened = asyncio.get_running_loop().create_future()
         self.event_names: list[str] = []
         self.expect = 0
+        self.ready_event = ready_event
+        self.initial = asyncio.get_running_loop().create_future()
         self.on_complete: Any = None
 
     # asyncio.Protocol
@@ -121,30 +130,36 @@ class SseStream(asyncio.Protocol):
             start = end + 2
         self._sse = buf[start:]
 
-    def _frame(self, frame: bytes) -> None:  # noqa: C901 - the SSE field loop, kept flat
+    def _frame(self, frame: bytes) -> None:
         self.frames += 1
         if frame.startswith(b":"):
             self.heartbeats += 1
             return
         event = b"message"
         data: list[bytes] = []
-        frame_id = None
         for line in frame.split(b"\n"):
             if line.startswith(b"data:"):
                 data.append(line[6:] if line[5:6] == b" " else line[5:])
             elif line.startswith(b"event:"):
                 event = line[6:].strip()
             elif line.startswith(b"id:"):
-                frame_id = line[3:].strip().decode()
+                self.last_id = line[3:].strip().decode()
         if self.keep_ids:
             self.event_names.append(event.decode())
-        if frame_id is not None:
-            self.last_id = frame_id
-        if event != EVENT or not data:
+        if event == self.ready_event and not self.initial.done():
+            self.initial.set_result(None)
+        if not data or event not in (EVENT, RECENT):
             return
-        now = time.time()
         body: dict[str, Any] = orjson.loads(b"\n".join(data))
-        payload = body.get("data")
+        now = time.time()
+        if event == EVENT:
+            self._record(body.get("data"), now)
+            return
+        # `recent` lists what was created before the stream's snapshot: delivered too.
+        for item in body.get("notifications", []):
+            self._record(item.get("data"), now)
+
+    def _record(self, payload: object, now: float) -> None:
         if not isinstance(payload, dict) or "seq" not in payload:
             return
         seq = payload["seq"]
@@ -184,15 +199,20 @@ async def open_stream(
     last_event_id: str | None = None,
     timeout: float = 30,
     keep_ids: bool = False,
+    ready_event: bytes | None = None,
 ) -> SseStream:
-    """Connect and wait for the response head; check ``.status`` (200 on success)."""
+    """Connect and wait for the response head (and the ``ready_event`` frame, when given,
+    bounded by ``timeout``); check ``.status`` (200 on success)."""
     loop = asyncio.get_running_loop()
-    stream = SseStream(get_request(path, last_event_id=last_event_id), hist, keep_ids=keep_ids)
+    request = get_request(path, last_event_id=last_event_id)
+    stream = SseStream(request, hist, keep_ids=keep_ids, ready_event=ready_event)
     local = (source, 0) if source else None
     await asyncio.wait_for(
         loop.create_connection(lambda: stream, "127.0.0.1", port, local_addr=local), timeout
     )
     await asyncio.wait_for(asyncio.shield(stream.opened), timeout)
+    if ready_event is not None and stream.status == 200:
+        await asyncio.wait({stream.initial, stream.closed}, timeout=min(timeout, READY_WAIT_S))
     return stream
 
 
