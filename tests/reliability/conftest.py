@@ -78,7 +78,7 @@ class Cluster:
         return [self.relay_url(r) for r in self.relays]
 
     async def start_relay(
-        self, port: int | None = None, rabbitmq_url: str | None = None
+        self, port: int | None = None, rabbitmq_url: str | None = None, **extra_env: str
     ) -> ChildProcess:
         port = port or free_port()
         env = {
@@ -86,6 +86,7 @@ class Cluster:
             "JWT_SECRET": SECRET,
             "NOTIFICATIONS_API_URL": self.api_url,
             "PYTHONUNBUFFERED": "1",
+            **extra_env,
         }
         relay = ChildProcess(["relay", "--port", str(port)], env, self.tmp / f"relay-{port}.log")
         relay.start()
