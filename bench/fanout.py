@@ -1,6 +1,6 @@
 """Scenario 2, fan-out: many tabs per user, notifications as fast as the API takes them.
 
-Shapes 500 users × 4 tabs and 100 users × 20 tabs (the relay, not the API, is
+Shapes 500 users x 4 tabs and 100 users x 20 tabs (the relay, not the API, is
 the bottleneck in the second). Reports SSE events/s delivered by one relay
 process, the relay's CPU per delivered event (µs), the per-hop breakdown
 (POST → commit → event log; the relay's own hop is the rest of the end-to-end
