@@ -35,11 +35,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     terminalreporter.section("reliability ledger")
     terminalreporter.write_line(
-        f"{'scenario':46} {'fault':34} sent deliv lost dup unexp reord  recovery"
+        f"{'fault':40} {'load':28} sent deliv lost dup unexp reord  recovery"
     )
-    for name, fault, _load, c, recovery in _ROWS:
+    for _name, fault, load, c, recovery in _ROWS:
         terminalreporter.write_line(
-            f"{name:46} {fault:34} {c.sent:4} {c.delivered:5} {c.lost:4} {c.duplicated:3} "
+            f"{fault:40} {load:28} {c.sent:4} {c.delivered:5} {c.lost:4} {c.duplicated:3} "
             f"{c.unexpected:5} {c.reordered:5}  {recovery}"
         )
 
