@@ -34,4 +34,9 @@ fmt: env
 	$(UV) run --frozen ruff check --fix .
 
 bench: env services
-	$(UV) run --frozen python bench/api_throughput.py
+	@bash bench/setup.sh
+	$(UV) run --frozen python bench/latency.py
+	$(UV) run --frozen python bench/fanout.py --count 1000
+	$(UV) run --frozen python bench/connections.py --streams 10000
+	$(UV) run --frozen python bench/replay.py --log-events 20000
+	$(UV) run --frozen python bench/api_throughput.py --count 1000

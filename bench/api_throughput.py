@@ -3,7 +3,7 @@
 Starts `qahub-notify api` as a child process per database (its own vhost and
 database), POSTs a bounded number of notifications with bounded concurrency,
 and reads the event log to time commit -> consume. Prints one JSON line per
-database; loopback only; every loop bounded in count and time.
+database (details in bench/results/); loopback only; every loop bounded in count and time.
 
     uv run python bench/api_throughput.py [--count 3000] [--concurrency 32]
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -26,6 +25,9 @@ from pathlib import Path
 import aio_pika
 import asyncpg
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_result
 
 from qahub_contracts.auth import PUBLISH_SCOPE, mint_token
 from qahub_contracts.events import decode_event
@@ -192,7 +194,8 @@ def main() -> None:
     args = parser.parse_args()
     databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     for database in databases:
-        print(json.dumps(asyncio.run(run(database, args.count, args.concurrency))), flush=True)
+        result = asyncio.run(run(database, args.count, args.concurrency))
+        write_result(f"api-{database}", {k: v for k, v in result.items() if k != "scenario"}, {})
 
 
 if __name__ == "__main__":

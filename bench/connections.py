@@ -1,3 +1,4 @@
+# ruff: noqa: S101 - asserts narrow types for the reader
 """Scenario 3, connections: many idle streams on one relay process, beside one Nchan process.
 
 Opens ``--streams`` streams (10 tabs per user by default), in several client

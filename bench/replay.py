@@ -69,7 +69,9 @@ async def reconnect(target: Target, missed: int, repeat: int) -> dict[str, Any]:
     await wait_for(lambda: len(watcher.seqs) >= missed, 120)  # the server has them all
     watcher.close()
     progress(f"{target.name}: {missed} missed events posted; reconnecting with {last_id}")
-    times, first_byte, checks = [], [], []
+    times: list[float | None] = []
+    first_byte: list[float] = []
+    checks: list[dict[str, Any]] = []
     for _ in range(repeat):
         started = time.perf_counter()
         again = await open_stream(target.sse_port, path, None, last_event_id=last_id, keep_ids=True)
@@ -78,7 +80,7 @@ async def reconnect(target: Target, missed: int, repeat: int) -> dict[str, Any]:
             await wait_for(lambda s=again: len(s.seqs) >= missed, 30)
             times.append(time.perf_counter() - started)
         except TimeoutError:
-            times.append(float("nan"))
+            times.append(None)
         checks.append(
             {
                 "received": len(again.seqs),
@@ -88,16 +90,18 @@ async def reconnect(target: Target, missed: int, repeat: int) -> dict[str, Any]:
             }
         )
         again.close()
+    done = [t for t in times if t is not None]
     return {
         "missed": missed,
-        "replay_ms_median": round(statistics.median(times) * 1000, 2),
-        "replay_ms_max": round(max(times) * 1000, 2),
+        "replay_ms_median": round(statistics.median(done) * 1000, 2) if done else None,
+        "replay_ms_max": round(max(done) * 1000, 2) if done else None,
+        "incomplete_runs": len(times) - len(done),
         "headers_ms_median": round(statistics.median(first_byte) * 1000, 2),
         "lost": sum(c["lost"] for c in checks),
         "duplicated": sum(c["duplicated"] for c in checks),
         "recovered": all(c["recovered"] for c in checks),
         "runs": checks,
-        "times_ms": [round(t * 1000, 2) for t in times],
+        "times_ms": [round(t * 1000, 2) if t is not None else None for t in times],
     }
 
 

@@ -83,8 +83,8 @@ async def run(spec: dict) -> None:
     users = [u for u in spec["users"] for _ in range(spec["tabs"])]
     await asyncio.gather(*(connect(u) for u in users))
     connect_s = time.perf_counter() - started
-    total = len(streams)
-    if total == 0 or all(s.expect == 0 for s in streams):
+    total = sum(1 for s in streams if s.expect > 0)  # a stream expecting nothing is done
+    if complete >= total:
         all_done.set()
     emit({"ready": len(streams), "failed": len(errors), "connect_s": round(connect_s, 3)})
     loop = asyncio.get_running_loop()
