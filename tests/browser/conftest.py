@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 from tests.api.conftest import SECRET, Api, api_settings, migrate
 from tests.support.servers import bound_socket, serving
 from tests.system.conftest import relay_settings
@@ -36,6 +36,10 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 RETRY_MS = 250  # the browser's own reconnect delay (SSE `retry:`), short for the tests
+
+# A shared, busy machine: every wait has a deadline, generous by default; the
+# one-second promise is asserted with its own timeout.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture
