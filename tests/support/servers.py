@@ -119,6 +119,18 @@ def child(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[Chil
         proc.kill()
 
 
+def wait_http_ok_sync(url: str, *, timeout: float = 20) -> None:
+    """Wait (blocking) until ``url`` answers 200; for synchronous tests."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    msg = f"{url} did not answer 200 within {timeout}s"
+    raise AssertionError(msg)
+
+
 async def wait_http_ok(url: str, *, timeout: float = 20) -> None:
     """Wait until ``url`` answers 200."""
     async with httpx.AsyncClient(timeout=2) as http:

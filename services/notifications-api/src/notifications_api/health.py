@@ -24,7 +24,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "the database or the broker is down"}})
 async def readyz(state: StateDep) -> JSONResponse:
     """200 when the database and the broker answer; 503 otherwise. Reports outbox lag."""
     body: dict[str, Any] = {"database": "down", "broker": "down", "outbox": None}
@@ -41,7 +41,13 @@ async def readyz(state: StateDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus"}
+    },
+)
 async def metrics(state: StateDep) -> Response:
     with contextlib.suppress(Exception):
         lag = await outbox_lag(state["sessions"])

@@ -26,7 +26,7 @@ from qahub_contracts.api import (
 __all__ = ["router"]
 
 _ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], responses=_ERRORS)
