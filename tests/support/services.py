@@ -15,6 +15,7 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -159,13 +160,20 @@ def postgres(_containers: ExitStack) -> Postgres:
     return _start_postgres(_containers)
 
 
+@pytest.fixture(scope="session")
+def _cleanup() -> Iterator[ThreadPoolExecutor]:
+    """Drops vhosts and databases in the background while the next tests run."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="test-cleanup") as pool:
+        yield pool
+
+
 @pytest.fixture
-def rabbitmq_url(broker: Broker) -> Iterator[str]:
+def rabbitmq_url(broker: Broker, _cleanup: ThreadPoolExecutor) -> Iterator[str]:
     """AMQP URL of a fresh vhost that only this test uses."""
     vhost = f"qahub-test-{uuid.uuid4().hex[:12]}"
     url = broker.create_vhost(vhost)
     yield url
-    broker.delete_vhost(vhost)
+    _cleanup.submit(broker.delete_vhost, vhost)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -178,6 +186,7 @@ def database_url(
         yield f"sqlite+aiosqlite:///{path}"
         return
     postgres: Postgres = request.getfixturevalue("postgres")
+    cleanup: ThreadPoolExecutor = request.getfixturevalue("_cleanup")
     url = postgres.create_database()
     yield url
-    postgres.drop_database(url)
+    cleanup.submit(postgres.drop_database, url)
