@@ -79,10 +79,10 @@ class TestConnectionWait:
         connection = registry.open("alice")
         (entry,) = entries("alice", 1)
         asyncio.get_running_loop().call_later(0.05, registry.publish, entry)
-        await asyncio.wait_for(connection.wait(5), 2)
+        assert await asyncio.wait_for(connection.wait(5), 2) is False
         assert connection.drain() == [entry]
 
     async def test_wait_times_out_quietly(self):
         connection = ConnectionRegistry(max_per_user=5, max_queued=10).open("alice")
-        await connection.wait(0.01)
+        assert await connection.wait(0.01) is True  # the heartbeat is due
         assert connection.drain() == []

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import deque
 from collections.abc import Callable
 
 from stream_relay.replay import IndexedEvent
@@ -26,14 +25,21 @@ class TooManyStreams(Exception):
 
 
 class Connection:
-    """One open stream: a bounded queue of events for its writer task."""
+    """One open stream: a bounded queue of events for its one writer task.
+
+    Kept small (an idle stream costs one of these): a list for the queue, which
+    :meth:`drain` swaps out whole, and at most one pending future while the
+    writer waits, set by :meth:`offer` or :meth:`close` or a timer.
+    """
+
+    __slots__ = ("_max_queued", "_queue", "_waiter", "client_id", "closed_reason", "user_id")
 
     def __init__(self, user_id: str, max_queued: int) -> None:
         self.client_id = str(uuid.uuid4())
         self.user_id = user_id
         self._max_queued = max_queued
-        self._queue: deque[IndexedEvent] = deque()
-        self._wake = asyncio.Event()
+        self._queue: list[IndexedEvent] = []
+        self._waiter: asyncio.Future[bool] | None = None
         self.closed_reason: str | None = None
 
     def offer(self, entry: IndexedEvent) -> bool:
@@ -44,31 +50,45 @@ class Connection:
             self.close("slow")
             return False
         self._queue.append(entry)
-        self._wake.set()
+        self._wake()
         return True
 
     def close(self, reason: str) -> None:
         """Ask the writer to end the stream; the first reason wins."""
         if self.closed_reason is None:
             self.closed_reason = reason
-        self._wake.set()
+        self._wake()
 
     def drain(self) -> list[IndexedEvent]:
         """Take every queued event, oldest first."""
-        items = list(self._queue)
-        self._queue.clear()
-        if self.closed_reason is None:
-            self._wake.clear()
+        items, self._queue = self._queue, []
         return items
 
-    async def wait(self, timeout: float) -> None:
-        """Return when an event is queued, the connection closes, or ``timeout`` passes."""
+    async def wait(self, timeout: float) -> bool:
+        """Return when an event is queued, the connection closes, or ``timeout`` passes.
+
+        Returns ``True`` when it returned because ``timeout`` passed.
+        """
         if self._queue or self.closed_reason is not None:
-            return
+            return False
+        # A future and a timer rather than asyncio.wait_for: no task per wake-up.
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = loop.call_later(timeout, self._time_out)
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            return
+            timed_out: bool = await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+        return timed_out
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(False)
+
+    def _time_out(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(True)
 
 
 class ConnectionRegistry:

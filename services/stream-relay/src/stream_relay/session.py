@@ -188,9 +188,12 @@ class StreamSession:
             if self._connection.closed_reason is not None:
                 return
             due = heartbeat - (time.monotonic() - last_write)
-            await self._connection.wait(max(0.0, min(due, left)))
+            timed_out = await self._connection.wait(max(0.0, min(due, left)))
             chunk = b"".join(self._send(e, live=True) for e in self._connection.drain())
-            if not chunk and time.monotonic() - last_write >= heartbeat:
+            # A timer may fire a hair before the clock says the interval is over: a
+            # timed-out wait for the heartbeat (not for the expiry) means it is due.
+            beat_due = (timed_out and due <= left) or time.monotonic() - last_write >= heartbeat
+            if not chunk and beat_due:
                 chunk = sse.HEARTBEAT
             if chunk:
                 yield chunk
