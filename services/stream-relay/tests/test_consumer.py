@@ -94,3 +94,21 @@ class TestHandle:
         assert connection.closed_reason == "log discontinuity"
         assert index.since("alice", sse_id(4, first.event.event_id)).recovered is False
         assert reader.last_offset is None  # re-read from "first"
+
+
+class TestAcks:
+    async def test_acks_are_batched_on_the_latest_delivery_before_the_window_fills(self):
+        """One basic.ack(multiple) per quarter of the prefetch window; never a nack."""
+        reader, _, _ = consumer()  # prefetch 10: a batch every 2 deliveries
+        acked: list[tuple[int, bool]] = []
+        for offset in range(5):
+            delivery = message(offset)
+
+            async def ack(*, multiple: bool = False, offset: int = offset) -> None:
+                acked.append((offset, multiple))
+
+            delivery.ack = ack
+            await reader._on_message(delivery)
+        assert acked == [(1, True), (3, True)]
+        await reader._acks.flush()  # what the idle tick does
+        assert acked[-1] == (4, True)

@@ -4,7 +4,8 @@ Guarantees:
 - on start it reads the whole retained stream (``x-stream-offset: first``) into
   the replay index, then follows it live, fanning each new event out;
 - every message is acked, never rejected or nacked (that closes the whole
-  connection on RabbitMQ 3.10); an undecodable or unknown-schema message is
+  connection on RabbitMQ 3.10), in batches (``multiple``) that never let the
+  prefetch window fill; an undecodable or unknown-schema message is
   parked: logged, counted and skipped;
 - it reconnects by itself (bounded back-off) and resubscribes at its own last
   processed offset, which it checks is still the same message. Any
@@ -101,6 +102,33 @@ def _park_reason(body: bytes) -> str:
     return "invalid_event"
 
 
+class _BatchedAcks:
+    """One channel's acks, sent as ``basic.ack(multiple=True)`` on the latest delivery.
+
+    :meth:`note` returns ``True`` every ``every`` deliveries (a quarter of the
+    prefetch window, so the window never fills waiting for an ack); the
+    consumer's idle tick flushes the rest. Never a reject or nack (DESIGN §8).
+    """
+
+    def __init__(self, every: int) -> None:
+        self._every = every
+        self._latest: AbstractIncomingMessage | None = None
+        self._pending = 0
+
+    def note(self, message: AbstractIncomingMessage) -> bool:
+        """Remember ``message`` (delivered after every earlier one); ``True`` if a flush is due."""
+        self._latest = message
+        self._pending += 1
+        return self._pending >= self._every
+
+    async def flush(self) -> None:
+        """Ack every delivery noted so far."""
+        # Taken before the first await: a later flush can only ack a higher delivery tag.
+        latest, self._latest, self._pending = self._latest, None, 0
+        if latest is not None:
+            await latest.ack(multiple=True)
+
+
 class StreamConsumer:
     """Reads the event log into a :class:`ReplayIndex` and a :class:`ConnectionRegistry`."""
 
@@ -127,6 +155,7 @@ class StreamConsumer:
         self._restart = asyncio.Event()
         self._last_delivery = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._acks = _BatchedAcks(every=max(1, prefetch // 4))
         self.caught_up = asyncio.Event()
         self.subscribed = False
         self.lag_seconds = 0.0
@@ -197,6 +226,7 @@ class StreamConsumer:
         await channel.set_qos(prefetch_count=self._prefetch)
         queue = await channel.get_queue(EVENT_LOG_QUEUE, ensure=False)
         self._expect = self._last
+        self._acks = _BatchedAcks(every=max(1, self._prefetch // 4))  # tags are per channel
         offset: int | str = self._last[0] if self._last else "first"
         self._restart.clear()
         self._last_delivery = time.monotonic()
@@ -207,10 +237,11 @@ class StreamConsumer:
         return channel
 
     async def _follow(self, connection: AbstractConnection, channel: AbstractChannel) -> None:
-        """Poll (every 0.1 s) until the channel dies or a restart is asked for."""
+        """Poll (every 0.1 s) until the channel dies or a restart is asked for; ack on each tick."""
         while not self._restart.is_set():
             if connection.is_closed or channel.is_closed:
                 raise ConnectionError("broker closed the channel or connection")
+            await self._acks.flush()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._restart.wait(), _TICK_SECONDS)
             idle = time.monotonic() - self._last_delivery
@@ -225,7 +256,8 @@ class StreamConsumer:
         try:
             self._handle(message)
         finally:
-            await message.ack()
+            if self._acks.note(message):
+                await self._acks.flush()
 
     def _handle(self, message: AbstractIncomingMessage) -> None:
         if self._restart.is_set():
