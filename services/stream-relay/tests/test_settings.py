@@ -26,6 +26,11 @@ class TestSettings:
         assert settings.event_log_max_age == "24h"
         assert settings.notifications_api_url == "http://127.0.0.1:8000"
 
+    def test_default_index_replays_a_client_that_missed_1000_events(self, monkeypatch):
+        """Issue 5: the last event seen and 1,000 missed ones all fit in one user's index."""
+        monkeypatch.delenv("REPLAY_MAX_EVENTS_PER_USER", raising=False)
+        assert load_settings(jwt_secret=SECRET).replay_max_events_per_user > 1000
+
     def test_environment_is_read(self, monkeypatch):
         monkeypatch.setenv("JWT_SECRET", SECRET)
         monkeypatch.setenv("SSE_HEARTBEAT_SECONDS", "1")

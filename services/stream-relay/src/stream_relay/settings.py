@@ -54,7 +54,7 @@ class RelaySettings(BaseSettings):
     event_log_max_age: str = "24h"
     max_streams_per_user: Annotated[int, Field(ge=1, le=10_000)] = 10
     # Relay-only knobs (not in DESIGN §2; the defaults suit production).
-    replay_max_events_per_user: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    replay_max_events_per_user: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
     client_queue_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
     consumer_prefetch: Annotated[int, Field(ge=1, le=10_000)] = 200
     api_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
