@@ -115,6 +115,13 @@ class TestCreateRequest:
         with pytest.raises(ValidationError):
             CreateNotification.model_validate({**base, "data": "é" * 8193})
 
+    @pytest.mark.parametrize("data", [{"big": 2**64}, {"deep": [2**70]}, "\ud800"])
+    def test_data_that_cannot_be_encoded_is_refused(self, data):
+        with pytest.raises(ValidationError, match="JSON-encodable"):
+            CreateNotification.model_validate(
+                {"type": "t", "notifiableType": "user", "notifiableId": "1", "data": data}
+            )
+
     def test_control_characters_in_user_ids_are_refused(self):
         with pytest.raises(ValidationError):
             CreateNotification.model_validate(

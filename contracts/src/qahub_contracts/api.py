@@ -38,7 +38,12 @@ MAX_IDS: Final = 1000
 
 
 def _data_within_limit(value: str | dict[str, Any]) -> str | dict[str, Any]:
-    encoded = value.encode() if isinstance(value, str) else orjson.dumps(value)
+    try:
+        encoded = value.encode() if isinstance(value, str) else orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError, UnicodeEncodeError):
+        # e.g. an integer beyond 64 bits (found by schemathesis), or a lone surrogate
+        msg = "data must be JSON-encodable (integers within 64 bits, valid Unicode)"
+        raise ValueError(msg) from None
     if len(encoded) > MAX_DATA_BYTES:
         msg = f"data is {len(encoded)} bytes encoded; the limit is {MAX_DATA_BYTES}"
         raise ValueError(msg)
