@@ -85,5 +85,11 @@ class Subscriber:
                         self.recovered.append(json.loads(frame.data)["recovered"])
                     elif frame.event == "notification":
                         self.received.append(json.loads(frame.data)["id"])
+                    elif frame.event == "recent" and self.last_id is None and not self.received:
+                        # First connect, nothing to resume from: a notification created
+                        # while the relay fetched the snapshot is listed here and, by
+                        # design, not sent again live. Later `recent` frames never count.
+                        listed = json.loads(frame.data)["notifications"]
+                        self.received.extend(n["id"] for n in reversed(listed))
                 if self.hop_every and time.monotonic() - connected_at > self.hop_every:
                     return
