@@ -223,7 +223,11 @@ class TestOne:
         response = await api.http.get(f"{URL}/{created['id']}", headers=api.auth("42"))
         assert response.json() == created
 
-    @pytest.mark.parametrize("notification_id", [str(uuid.uuid4()), "not-a-uuid"])
+    @pytest.mark.parametrize(
+        "notification_id",
+        ["5d3f8c1e-2b7a-4f0e-9c6d-0a1b2c3d4e5f", "not-a-uuid"],
+        ids=["unknown", "not-uuid"],
+    )
     async def test_unknown_ids_get_404(self, api: Api, notification_id):
         for method in ("GET", "DELETE"):
             response = await api.http.request(

@@ -27,27 +27,13 @@ from qahub_contracts.auth import PUBLISH_SCOPE, mint_token
 LONG = os.environ.get("QAHUB_RELIABILITY_LONG") == "1"
 """Full-length faults (the issue's durations) instead of CI's shortened ones."""
 
-_ROWS: list[tuple[str, str, str, Counts, str]] = []
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _ROWS:
-        return
-    terminalreporter.section("reliability ledger")
-    terminalreporter.write_line(
-        f"{'fault':40} {'load':28} sent deliv lost dup unexp reord  recovery"
-    )
-    for _name, fault, load, c, recovery in _ROWS:
-        terminalreporter.write_line(
-            f"{fault:40} {load:28} {c.sent:4} {c.delivered:5} {c.lost:4} {c.duplicated:3} "
-            f"{c.unexpected:5} {c.reordered:5}  {recovery}"
-        )
-
 
 @pytest.fixture
 def report(request: pytest.FixtureRequest):
+    """Record a scenario's ledger counts (printed in the run's summary; see ledger_report)."""
+
     def record(fault: str, load: str, counts: Counts, recovery: str = "") -> None:
-        _ROWS.append((request.node.name, fault, load, counts, recovery))
+        request.node.user_properties.append(("ledger", [fault, load, *counts.astuple(), recovery]))
 
     return record
 
