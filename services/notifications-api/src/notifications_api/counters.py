@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifications_api.models import UserCounter
 from qahub_contracts.api import Stats
 
-__all__ = ["adjust", "lock", "read_stats"]
+__all__ = ["add_created", "adjust", "lock", "read_stats"]
 
 
 async def adjust(session: AsyncSession, user_id: str, *, total: int, unread: int) -> Stats:
@@ -31,6 +31,32 @@ async def adjust(session: AsyncSession, user_id: str, *, total: int, unread: int
     )
     row = (await session.execute(stmt)).one()
     return Stats(total=row.total, unread=row.unread, read=row.total - row.unread)
+
+
+async def add_created(session: AsyncSession, counts: dict[str, int]) -> dict[str, Stats]:
+    """Add ``counts[user]`` new unread notifications per user, in ONE statement.
+
+    Returns each user's counters after the change. Rows are written (and, on
+    PostgreSQL, locked) in user-id order, so concurrent batches never deadlock.
+    """
+    if not counts:
+        return {}
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    values = insert(UserCounter).values(
+        [{"user_id": u, "total": n, "unread": n} for u, n in sorted(counts.items())]
+    )
+    upsert = values.on_conflict_do_update(
+        index_elements=[UserCounter.user_id],
+        set_={
+            "total": UserCounter.total + values.excluded.total,
+            "unread": UserCounter.unread + values.excluded.unread,
+        },
+    ).returning(UserCounter.user_id, UserCounter.total, UserCounter.unread)
+    rows = (await session.execute(upsert)).all()
+    return {
+        row.user_id: Stats(total=row.total, unread=row.unread, read=row.total - row.unread)
+        for row in rows
+    }
 
 
 async def lock(session: AsyncSession, user_id: str) -> None:

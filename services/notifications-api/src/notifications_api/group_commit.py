@@ -162,10 +162,7 @@ async def _insert(session: AsyncSession, batch: list[PendingCreate]) -> list[api
     per_user: dict[str, int] = {}
     for item in batch:
         per_user[item.request.notifiable_id] = per_user.get(item.request.notifiable_id, 0) + 1
-    final = {
-        user: await counters.adjust(session, user, total=count, unread=count)
-        for user, count in sorted(per_user.items())
-    }
+    final = await counters.add_created(session, per_user)
     now, seen = utcnow(), dict.fromkeys(per_user, 0)
     created: list[api.Notification] = []
     events: list[NotificationCreated] = []
