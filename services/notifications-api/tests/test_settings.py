@@ -59,6 +59,10 @@ class TestInvalid:
             ({**GOOD, "EVENT_LOG_MAX_AGE": "1 day"}, "EVENT_LOG_MAX_AGE"),
             ({**GOOD, "DATABASE_URL": "sqlite:///x.db"}, "DATABASE_URL"),
             ({**GOOD, "RABBITMQ_URL": "http://localhost"}, "RABBITMQ_URL"),
+            (
+                {"JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"},
+                "JWT_PUBLIC_KEY",
+            ),
         ],
     )
     def test_error_names_the_variable(self, monkeypatch: pytest.MonkeyPatch, env, variable):

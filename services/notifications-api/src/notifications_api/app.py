@@ -21,7 +21,6 @@ from notifications_api.notifications import Notifications
 from notifications_api.outbox import OutboxDispatcher
 from notifications_api.rate_limit import RateLimiter
 from notifications_api.settings import ApiSettings
-from qahub_contracts.auth import TokenVerifier
 from qahub_contracts.topology import IDEMPOTENCY_KEY_HEADER
 
 __all__ = ["create_app"]
@@ -43,7 +42,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             yield State(
                 engine=engine,
                 sessions=sessions,
-                verifier=_verifier(settings),
+                verifier=settings.token_verifier(),
                 notifications=Notifications(sessions, dispatcher.wake, batcher),
                 dispatcher=dispatcher,
                 metrics=metrics,
@@ -76,14 +75,3 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog, metrics=metrics)
     return app
-
-
-def _verifier(settings: ApiSettings) -> TokenVerifier:
-    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
-    return TokenVerifier(
-        secret=secret,
-        public_key=settings.jwt_public_key,
-        jwks_url=settings.jwt_jwks_url,
-        audience=settings.jwt_audience,
-        issuer=settings.jwt_issuer,
-    )
