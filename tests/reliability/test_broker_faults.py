@@ -120,12 +120,14 @@ class TestNodeFaults:
 class TestRetention:
     """A Last-Event-ID older than the log's retention: recovered false, never a silent gap."""
 
-    async def test_an_id_trimmed_by_retention_is_not_recovered(self, cluster: Cluster):
-        # Replace the (still empty) log by one that keeps ~2 s in tiny segments.
-        connection = await aio_pika.connect(cluster.rabbitmq_url)
+    async def test_an_id_trimmed_by_retention_is_not_recovered(
+        self, database_url: str, rabbitmq_url: str, tmp_path: Path
+    ):
+        # A log that keeps ~2 s in tiny segments, declared before any service starts
+        # (the services then use it as it is: they declare passively on a mismatch).
+        connection = await aio_pika.connect(rabbitmq_url)
         async with connection:
             channel = await connection.channel()
-            await channel.queue_delete(EVENT_LOG_QUEUE)
             exchange = await channel.declare_exchange(
                 EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
             )
@@ -139,6 +141,16 @@ class TestRetention:
                 },
             )
             await queue.bind(exchange, BINDING_KEY)
+        await migrate(database_url)
+        async with serving(create_api(api_settings(database_url, rabbitmq_url))) as api_url:
+            cluster = Cluster(api_url, rabbitmq_url, tmp_path)
+            try:
+                await self._trimmed_id_is_not_recovered(cluster)
+            finally:
+                for relay in cluster.relays:
+                    relay.kill()
+
+    async def _trimmed_id_is_not_recovered(self, cluster: Cluster) -> None:
         cluster.relays = [await cluster.start_relay()]
         (tab,) = cluster.subscribers(["u1"], 1)
         tab.start()
