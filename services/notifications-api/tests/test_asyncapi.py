@@ -1,0 +1,32 @@
+"""The committed AsyncAPI document is the one generated from the contracts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from notifications_api.asyncapi import specification
+
+DOCUMENT = Path(__file__).resolve().parents[3] / "docs" / "asyncapi.json"
+
+
+class TestAsyncApi:
+    """docs/asyncapi.json matches the events and the topology, and is current."""
+
+    def test_every_event_type_is_a_channel_on_the_exchange(self):
+        spec = specification()
+        channels = spec["channels"]
+        assert isinstance(channels, dict)
+        assert sorted(channels) == [
+            "notification.created",
+            "notification.deleted",
+            "notification.updated",
+        ]
+        for channel in channels.values():
+            assert channel["bindings"]["amqp"]["exchange"]["name"] == "qahub.notifications"
+
+    def test_the_committed_document_is_current(self):
+        committed = json.loads(DOCUMENT.read_text())
+        assert committed == specification(), (
+            "regenerate: python -m notifications_api.asyncapi > docs/asyncapi.json"
+        )
