@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 import qahub_contracts
-from qahub_contracts import api, auth, events, topology
+from qahub_contracts import api, auth, broker, config, events, topology
 from qahub_contracts.api import CreateNotification, Notification, Stats
 from qahub_contracts.events import (
     NotificationCreated,
@@ -39,7 +39,9 @@ def _isort_key(name: str) -> tuple[int, str]:
 class TestExports:
     """Every module lists a sorted __all__ of names it really defines."""
 
-    @pytest.mark.parametrize("module", [qahub_contracts, api, auth, events, topology])
+    @pytest.mark.parametrize(
+        "module", [qahub_contracts, api, auth, broker, config, events, topology]
+    )
     def test_all_is_sorted_and_resolves(self, module):
         assert module.__all__ == sorted(module.__all__, key=_isort_key)
         for name in module.__all__:

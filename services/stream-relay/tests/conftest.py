@@ -24,6 +24,7 @@ from tests.support.sse_client import Frame, SseStream, parse_frames
 
 from qahub_contracts.api import Notification, Stats
 from qahub_contracts.auth import mint_token
+from qahub_contracts.broker import declare_topology
 from qahub_contracts.events import (
     DomainEvent,
     NotificationCreated,
@@ -34,7 +35,6 @@ from qahub_contracts.events import (
 from qahub_contracts.topology import EXCHANGE
 from stream_relay.__main__ import RelayServer
 from stream_relay.app import create_app
-from stream_relay.consumer import declare_topology
 from stream_relay.settings import RelaySettings
 
 SECRET = "relay-test-secret-0123456789abcdefghijklmnop"

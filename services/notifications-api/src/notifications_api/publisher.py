@@ -6,19 +6,17 @@ message (a ``basic.return``) is a failure, not a silent success (DESIGN §8).
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Self
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelPreconditionFailed
+from aio_pika.abc import AbstractConnection, AbstractExchange
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
-from qahub_contracts.topology import BINDING_KEY, EVENT_LOG_QUEUE, EXCHANGE, stream_arguments
+from qahub_contracts.broker import declare_topology
+from qahub_contracts.topology import EXCHANGE
 
 __all__ = ["PUBLISH_ERRORS", "Publisher"]
-
-log = logging.getLogger("notifications_api.publisher")
 
 PUBLISH_ERRORS = (*CONNECTION_EXCEPTIONS, TimeoutError)
 """Failures of a publish after which the outbox row stays pending."""
@@ -43,7 +41,8 @@ class Publisher:
         )
         try:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            exchange = await _declare_topology(connection, channel, max_age)
+            await declare_topology(connection, max_age)
+            exchange = await channel.get_exchange(EXCHANGE, ensure=False)
         except BaseException:
             await connection.close()
             raise
@@ -82,21 +81,3 @@ class Publisher:
 
     async def close(self) -> None:
         await self._connection.close()
-
-
-async def _declare_topology(
-    connection: AbstractConnection, channel: AbstractChannel, max_age: str
-) -> AbstractExchange:
-    exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-    declare = await connection.channel()
-    try:
-        queue = await declare.declare_queue(
-            EVENT_LOG_QUEUE, durable=True, arguments=stream_arguments(max_age)
-        )
-    except ChannelPreconditionFailed:
-        log.warning("%s exists with other arguments; using it as it is", EVENT_LOG_QUEUE)
-        declare = await connection.channel()
-        queue = await declare.declare_queue(EVENT_LOG_QUEUE, passive=True)
-    await queue.bind(EXCHANGE, BINDING_KEY)
-    await declare.close()
-    return exchange

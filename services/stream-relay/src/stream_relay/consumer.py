@@ -28,22 +28,19 @@ from typing import Final
 import aio_pika
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
-from aio_pika.exceptions import ChannelPreconditionFailed
 from pydantic import ValidationError
 
+from qahub_contracts.broker import declare_topology
 from qahub_contracts.events import decode_event
 from qahub_contracts.topology import (
-    BINDING_KEY,
     EVENT_LOG_QUEUE,
-    EXCHANGE,
     SCHEMA_VERSION,
-    stream_arguments,
 )
 from stream_relay.fanout import ConnectionRegistry
 from stream_relay.metrics import RelayMetrics
 from stream_relay.replay import ReplayIndex
 
-__all__ = ["ParkedMessage", "StreamConsumer", "declare_topology"]
+__all__ = ["ParkedMessage", "StreamConsumer"]
 
 log = logging.getLogger("stream_relay.consumer")
 
@@ -60,25 +57,6 @@ class ParkedMessage:
     offset: int
     reason: str
     message_id: str | None
-
-
-async def declare_topology(connection: AbstractConnection, max_age: str) -> None:
-    """Declare the exchange, the event log and its binding, as the API does (idempotent).
-
-    A stream that already exists with other arguments is used as it is, with a warning.
-    """
-    channel = await connection.channel()
-    await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-    try:
-        queue = await channel.declare_queue(
-            EVENT_LOG_QUEUE, durable=True, arguments=stream_arguments(max_age)
-        )
-    except ChannelPreconditionFailed:
-        log.warning("%s exists with other arguments; using it as it is", EVENT_LOG_QUEUE)
-        channel = await connection.channel()
-        queue = await channel.declare_queue(EVENT_LOG_QUEUE, passive=True)
-    await queue.bind(EXCHANGE, BINDING_KEY)
-    await channel.close()
 
 
 def _fingerprint(message: AbstractIncomingMessage) -> str:
