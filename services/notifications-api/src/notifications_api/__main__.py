@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import TypeVar
 
 import uvicorn
 
@@ -36,21 +37,36 @@ async def upgrade_database(database_url: str) -> None:
         await engine.dispose()
 
 
-def migrate(argv: list[str] | None = None) -> int:
-    """``qahub-notify migrate``: apply every pending migration to ``DATABASE_URL``."""
-    argparse.ArgumentParser(prog="qahub-notify migrate", description=migrate.__doc__).parse_args(
-        argv
-    )
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+S = TypeVar("S", bound=DatabaseSettings)
+
+
+def _prepare(kind: type[S], *, migrate: bool) -> S | int:
+    """Settings of ``kind`` with the database migrated, or the exit code of a failure.
+
+    A bad setting or an unreachable database is one line on stderr, never a traceback.
+    """
     try:
-        settings = load_settings(DatabaseSettings)
-        asyncio.run(upgrade_database(settings.database_url))
+        settings = load_settings(kind)
+        if migrate:
+            asyncio.run(upgrade_database(settings.database_url))
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"database unreachable: {exc}", file=sys.stderr)
         return 1
+    return settings
+
+
+def migrate(argv: list[str] | None = None) -> int:
+    """``qahub-notify migrate``: apply every pending migration to ``DATABASE_URL``."""
+    argparse.ArgumentParser(prog="qahub-notify migrate", description=migrate.__doc__).parse_args(
+        argv
+    )
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    prepared = _prepare(DatabaseSettings, migrate=True)
+    if isinstance(prepared, int):
+        return prepared
     print("database is up to date")
     return 0
 
@@ -59,16 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the API until SIGTERM/SIGINT; returns the process exit code."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    try:
-        settings = load_settings(ApiSettings)
-        if not args.no_migrate:
-            asyncio.run(upgrade_database(settings.database_url))
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"database unreachable: {exc}", file=sys.stderr)
-        return 1
+    settings = _prepare(ApiSettings, migrate=not args.no_migrate)
+    if isinstance(settings, int):
+        return settings
     uvicorn.run(
         create_app(settings),
         host=args.host,
