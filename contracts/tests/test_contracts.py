@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -149,6 +150,24 @@ class TestTokens:
         )
         assert principal.may_notify("42")
         assert not principal.may_notify("43")
+
+    def test_a_remembered_token_still_expires_at_its_exp(self):
+        verifier = auth.TokenVerifier(secret=self.SECRET)
+        token = auth.mint_token(self.SECRET, "42", ttl_seconds=1)
+        first = verifier.verify_sync(token)
+        assert verifier.verify_sync(token) is first  # checked once, then remembered
+        deadline = time.monotonic() + 5
+        while time.time() < first.expires_at and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(auth.TokenError, match="expired"):
+            verifier.verify_sync(token)
+
+    def test_a_refused_token_is_refused_every_time(self):
+        verifier = auth.TokenVerifier(secret=self.SECRET)
+        forged = auth.mint_token("y" * 40, "42")
+        for _ in range(2):
+            with pytest.raises(auth.TokenError):
+                verifier.verify_sync(forged)
 
     def test_exactly_one_key_source(self):
         with pytest.raises(ValueError, match="exactly one"):
