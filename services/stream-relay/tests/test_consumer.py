@@ -7,7 +7,9 @@ RabbitMQ in test_stream_limits.py; here: offsets, duplicates and discontinuities
 from __future__ import annotations
 
 from types import SimpleNamespace
-from uuid import uuid4
+from uuid import UUID, uuid4
+
+import orjson
 
 from qahub_contracts.api import Notification, Stats
 from qahub_contracts.events import NotificationCreated, encode_event
@@ -71,6 +73,30 @@ class TestHandle:
         assert reader.last_offset == 1
         assert len(index) == 1
 
+    def test_a_readable_but_invalid_event_is_parked_when_first_replayed(self):
+        """Catching up, bodies are only read quickly; validation waits for a replay."""
+        reader, index, _ = consumer()
+        old = message(0).event.model_dump(mode="json", by_alias=True)
+        old["occurredAt"] = "2020-01-01T00:00:00Z"  # not fresh: still catching up
+        reader._handle(message(0, body=orjson.dumps(old)))
+        broken = old | {"eventId": str(uuid4()), "stats": {"total": -1}}
+        reader._handle(message(1, body=orjson.dumps(broken)))
+        assert len(index) == 2
+        assert not reader.parked
+        replay = index.since("alice", sse_id(0, UUID(old["eventId"])))
+        assert replay.recovered
+        assert replay.events == ()
+        assert [(p.offset, p.reason) for p in reader.parked] == [(1, "invalid_event")]
+
+    def test_once_caught_up_an_invalid_event_is_parked_at_once(self):
+        reader, index, _ = consumer()
+        reader.caught_up.set()
+        broken = message(0).event.model_dump(mode="json", by_alias=True)
+        broken["stats"] = {"total": -1}
+        reader._handle(message(0, body=orjson.dumps(broken)))
+        assert [(p.offset, p.reason) for p in reader.parked] == [(0, "invalid_event")]
+        assert len(index) == 0
+
     def test_resubscribe_skips_the_already_processed_message(self):
         reader, index, _ = consumer()
         last = message(4)
@@ -97,18 +123,15 @@ class TestHandle:
 
 
 class TestAcks:
-    async def test_acks_are_batched_on_the_latest_delivery_before_the_window_fills(self):
+    def test_acks_are_batched_on_the_latest_delivery_before_the_window_fills(self):
         """One basic.ack(multiple) per quarter of the prefetch window; never a nack."""
         reader, _, _ = consumer()  # prefetch 10: a batch every 2 deliveries
-        acked: list[tuple[int, bool]] = []
+        acked: list[int] = []
+        reader._acks.send = acked.append  # what _subscribe does: StreamSubscription.ack
         for offset in range(5):
             delivery = message(offset)
-
-            async def ack(*, multiple: bool = False, offset: int = offset) -> None:
-                acked.append((offset, multiple))
-
-            delivery.ack = ack
-            await reader._on_message(delivery)
-        assert acked == [(1, True), (3, True)]
-        await reader._acks.flush()  # what the idle tick does
-        assert acked[-1] == (4, True)
+            delivery.delivery_tag = offset + 1
+            reader._on_message(delivery)
+        assert acked == [2, 4]
+        reader._acks.flush()  # what the idle tick does
+        assert acked[-1] == 5

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+import orjson
+import pytest
+
 from qahub_contracts.api import Notification, Stats
-from qahub_contracts.events import NotificationCreated
-from stream_relay.replay import ReplayIndex, parse_sse_id, sse_id
+from qahub_contracts.events import NotificationCreated, encode_event
+from stream_relay.replay import IndexedEvent, ReplayIndex, Unusable, parse_sse_id, sse_id
 
 STATS = Stats(total=1, unread=1, read=0)
 
@@ -118,3 +121,49 @@ class TestAppend:
         )
         assert entry.live.startswith(entry.frame)
         assert entry.live.endswith(b'event: stats\ndata: {"total":1,"unread":1,"read":0}\n\n')
+
+
+class TestLazyEntries:
+    """Indexing reads the body quickly; validation and frames wait until an entry is used."""
+
+    def test_a_body_is_indexed_without_decoding_and_encoded_once_when_used(self):
+        log = index()
+        event = created("alice")
+        entry = log.add(IndexedEvent.from_body(3, encode_event(event)))
+        assert entry is not None
+        assert (entry.user_id, entry.key) == ("alice", str(event.event_id))
+        assert entry._frame is None  # nothing decoded or encoded yet
+        assert entry.frame == IndexedEvent.from_event(3, event).frame
+        assert entry.frame is entry.frame  # cached
+        assert entry.event_id == event.event_id
+        assert entry.created_notification == event.notification.id
+
+    def test_unreadable_bodies_are_unusable_at_once(self):
+        with pytest.raises(Unusable, match="invalid_json"):
+            IndexedEvent.from_body(0, b"{nope")
+        future = created("alice").model_dump(mode="json", by_alias=True) | {"schemaVersion": 9}
+        with pytest.raises(Unusable, match="unknown_schema"):
+            IndexedEvent.from_body(0, orjson.dumps(future))
+
+    def test_an_odd_but_valid_body_takes_the_full_path(self):
+        event = created("alice")
+        odd = event.model_dump(mode="json", by_alias=True)
+        odd["eventId"] = odd["eventId"].upper()
+        entry = IndexedEvent.from_body(0, orjson.dumps(odd))
+        assert entry.key == str(event.event_id)
+
+    def test_an_entry_found_invalid_on_first_use_is_reported_and_never_served(self):
+        log = index()
+        invalid: list[tuple[int, str]] = []
+        log.on_invalid = lambda entry, exc: invalid.append((entry.offset, exc.reason))
+        first = log.append(0, created("alice"))
+        assert first is not None
+        broken = created("alice").model_dump(mode="json", by_alias=True)
+        del broken["notification"]["type"]  # readable, but not a valid event
+        assert log.add(IndexedEvent.from_body(1, orjson.dumps(broken))) is not None
+        last = log.append(2, created("alice"))
+        replay = log.since("alice", sse_id(0, first.event_id))
+        assert [e.offset for e in replay.events] == [2]
+        assert invalid == [(1, "invalid_event")]
+        assert log.latest("alice") is last
+        assert len(log) == 2

@@ -12,6 +12,14 @@ Guarantees:
   discontinuity (retention trimmed past it, or a recreated stream: a new
   epoch) clears the index, closes every stream (clients reconnect and get
   ``recovered: false``) and re-reads from ``first``: never a silent gap.
+
+Catching up versus live (issue 5): until caught up, a message is indexed from a
+quick read of its body (:meth:`IndexedEvent.from_body`) and fully validated
+only when first replayed; an invalid one is parked then. Once caught up (and
+for any user with an open stream) each event is validated before it is
+indexed and its frames are encoded once when a connection takes it. Messages
+arrive through :mod:`stream_relay.amqp_stream`: one synchronous call per
+message, in delivery order, no task or await in between.
 """
 
 from __future__ import annotations
@@ -22,23 +30,18 @@ import hashlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 import aio_pika
-import orjson
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
-from pydantic import ValidationError
 
 from qahub_contracts.broker import declare_topology
-from qahub_contracts.events import decode_event
-from qahub_contracts.topology import (
-    EVENT_LOG_QUEUE,
-    SCHEMA_VERSION,
-)
+from qahub_contracts.topology import EVENT_LOG_QUEUE
+from stream_relay.amqp_stream import StreamSubscription, SubscriptionLost
 from stream_relay.fanout import ConnectionRegistry
 from stream_relay.metrics import RelayMetrics
-from stream_relay.replay import ReplayIndex
+from stream_relay.replay import IndexedEvent, ReplayIndex, Unusable
 
 __all__ = ["ParkedMessage", "StreamConsumer"]
 
@@ -50,6 +53,19 @@ _RECENT_SECONDS: Final = 1.0  # an event this fresh means the consumer is at the
 _TICK_SECONDS: Final = 0.1
 
 
+class _Message(Protocol):
+    """What the consumer reads of a delivery (:class:`stream_relay.amqp_stream.Delivery`)."""
+
+    @property
+    def delivery_tag(self) -> int: ...
+    @property
+    def headers(self) -> dict[str, object]: ...
+    @property
+    def message_id(self) -> str | None: ...
+    @property
+    def body(self) -> bytes: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ParkedMessage:
     """A stream message the relay could not use; kept (bounded) for inspection."""
@@ -59,52 +75,45 @@ class ParkedMessage:
     message_id: str | None
 
 
-def _fingerprint(message: AbstractIncomingMessage) -> str:
+def _fingerprint(message: _Message) -> str:
     return message.message_id or hashlib.sha256(message.body).hexdigest()
 
 
-def _offset(message: AbstractIncomingMessage) -> int:
-    value = (message.headers or {}).get("x-stream-offset")
+def _offset(message: _Message) -> int:
+    value = message.headers.get("x-stream-offset")
     if not isinstance(value, int):
         raise TypeError("a stream delivery without an integer x-stream-offset header")
     return value
 
 
-def _park_reason(body: bytes) -> str:
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return "invalid_json"
-    if isinstance(parsed, dict) and parsed.get("schemaVersion") != SCHEMA_VERSION:
-        return "unknown_schema"
-    return "invalid_event"
-
-
 class _BatchedAcks:
     """One channel's acks, sent as ``basic.ack(multiple=True)`` on the latest delivery.
 
-    :meth:`note` returns ``True`` every ``every`` deliveries (a quarter of the
-    prefetch window, so the window never fills waiting for an ack); the
-    consumer's idle tick flushes the rest. Never a reject or nack (DESIGN §8).
+    Every ``every`` deliveries (a quarter of the prefetch window, so the window
+    never fills waiting for an ack) and on the consumer's idle tick. Never a
+    reject or nack (DESIGN §8).
     """
 
     def __init__(self, every: int) -> None:
         self._every = every
-        self._latest: AbstractIncomingMessage | None = None
+        self._latest: int | None = None
         self._pending = 0
+        self.send: Callable[[int], None] | None = None  # set once subscribed
 
-    def note(self, message: AbstractIncomingMessage) -> bool:
-        """Remember ``message`` (delivered after every earlier one); ``True`` if a flush is due."""
-        self._latest = message
+    def note(self, delivery_tag: int) -> None:
+        """Remember a delivery (after every earlier one); ack the batch when it is full."""
+        self._latest = delivery_tag
         self._pending += 1
-        return self._pending >= self._every
+        if self._pending >= self._every:
+            self.flush()
 
-    async def flush(self) -> None:
-        """Ack every delivery noted so far."""
-        # Taken before the first await: a later flush can only ack a higher delivery tag.
+    def flush(self) -> None:
+        """Ack every delivery noted so far (a lost connection is noticed by the consumer)."""
+        if self._latest is None or self.send is None:
+            return
         latest, self._latest, self._pending = self._latest, None, 0
-        if latest is not None:
-            await latest.ack(multiple=True)
+        with contextlib.suppress(SubscriptionLost):
+            self.send(latest)
 
 
 class StreamConsumer:
@@ -138,6 +147,10 @@ class StreamConsumer:
         self.subscribed = False
         self.lag_seconds = 0.0
         self.parked: deque[ParkedMessage] = deque(maxlen=_MAX_PARKED)
+        index.on_invalid = lambda entry, exc: self._park(entry.offset, exc.reason, entry.key)
+        # Read at scrape time: setting two gauges per message costs more than the rest.
+        metrics.consumer_offset.set_function(lambda: float(self.last_offset or 0))
+        metrics.consumer_lag.set_function(lambda: self.lag_seconds)
 
     @property
     def last_offset(self) -> int | None:
@@ -188,38 +201,46 @@ class StreamConsumer:
             backoff = min(backoff * 2, self._max_backoff)
 
     async def _session(self) -> None:
-        """One connection: subscribe, then follow until it closes or a restart is needed."""
+        """One subscription: declare, subscribe, then follow until it ends or must restart."""
         connection = await aio_pika.connect(
-            self._url, timeout=5, client_properties={"connection_name": "stream-relay"}
+            self._url, timeout=5, client_properties={"connection_name": "stream-relay-declare"}
         )
         try:
             await declare_topology(connection, self._max_age)
-            channel = await self._subscribe(connection)
-            await self._follow(connection, channel)
         finally:
             await connection.close()
+        subscription = await self._subscribe()
+        try:
+            await self._follow(subscription)
+        finally:
+            await subscription.close()
 
-    async def _subscribe(self, connection: AbstractConnection) -> AbstractChannel:
-        channel = await connection.channel()
-        await channel.set_qos(prefetch_count=self._prefetch)
-        queue = await channel.get_queue(EVENT_LOG_QUEUE, ensure=False)
+    async def _subscribe(self) -> StreamSubscription:
         self._expect = self._last
         self._acks = _BatchedAcks(every=max(1, self._prefetch // 4))  # tags are per channel
         offset: int | str = self._last[0] if self._last else "first"
         self._restart.clear()
         self._last_delivery = time.monotonic()
-        await queue.consume(self._on_message, no_ack=False, arguments={"x-stream-offset": offset})
+        subscription = await StreamSubscription.open(
+            self._url,
+            EVENT_LOG_QUEUE,
+            prefetch=self._prefetch,
+            arguments={"x-stream-offset": offset},
+            on_delivery=self._on_message,
+            connection_name="stream-relay",
+        )
+        self._acks.send = subscription.ack
         self.subscribed = True
         self._metrics.consumer_up.set(1)
         log.info("subscribed to %s at offset %s", EVENT_LOG_QUEUE, offset)
-        return channel
+        return subscription
 
-    async def _follow(self, connection: AbstractConnection, channel: AbstractChannel) -> None:
-        """Poll (every 0.1 s) until the channel dies or a restart is asked for; ack on each tick."""
+    async def _follow(self, subscription: StreamSubscription) -> None:
+        """Tick (every 0.1 s) until the subscription is lost or a restart is asked for."""
         while not self._restart.is_set():
-            if connection.is_closed or channel.is_closed:
-                raise ConnectionError("broker closed the channel or connection")
-            await self._acks.flush()
+            if subscription.lost.done():
+                subscription.lost.result()  # raises SubscriptionLost
+            self._acks.flush()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._restart.wait(), _TICK_SECONDS)
             idle = time.monotonic() - self._last_delivery
@@ -228,16 +249,17 @@ class StreamConsumer:
                 self.caught_up.set()
         self._metrics.consumer_restarts.labels(cause="discontinuity").inc()
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        # Everything before the ack is synchronous: messages are handled in delivery order.
+    def _on_message(self, message: _Message) -> None:
+        """One delivery, synchronously (called in delivery order), then noted for the ack."""
         self._last_delivery = time.monotonic()
         try:
             self._handle(message)
+        except Exception:  # a bug must not stop the log: skip the message, loudly
+            log.exception("stream message (delivery %d) skipped", message.delivery_tag)
         finally:
-            if self._acks.note(message):
-                await self._acks.flush()
+            self._acks.note(message.delivery_tag)
 
-    def _handle(self, message: AbstractIncomingMessage) -> None:
+    def _handle(self, message: _Message) -> None:
         if self._restart.is_set():
             return
         offset = _offset(message)
@@ -251,29 +273,32 @@ class StreamConsumer:
         if self._last is not None and offset <= self._last[0]:
             return
         self._last = (offset, fingerprint)
-        self._metrics.consumer_offset.set(offset)
         self._process(offset, message)
 
-    def _process(self, offset: int, message: AbstractIncomingMessage) -> None:
+    def _process(self, offset: int, message: _Message) -> None:
         try:
-            event = decode_event(message.body)
-        except ValidationError:
-            reason = _park_reason(message.body)
-            self.parked.append(ParkedMessage(offset, reason, message.message_id))
-            self._metrics.parked.labels(reason=reason).inc()
-            log.warning("parked stream message at offset %d: %s", offset, reason)
+            entry = IndexedEvent.from_body(offset, message.body)
+            self.lag_seconds = max(0.0, time.time() - entry.happened_at)
+            if self.lag_seconds < _RECENT_SECONDS and not self.caught_up.is_set():
+                # Under steady traffic the log never goes idle; a fresh event marks the head.
+                log.info("event log caught up at offset %s (live events)", offset)
+                self.caught_up.set()
+            listened = self._registry.count(entry.user_id) > 0
+            if listened or self.caught_up.is_set():
+                entry.hold()  # validate now: a live event is parked at once, never indexed
+        except Unusable as exc:
+            self._park(offset, exc.reason, message.message_id)
             return
-        self.lag_seconds = max(0.0, time.time() - event.occurred_at.timestamp())
-        self._metrics.consumer_lag.set(self.lag_seconds)
-        if self.lag_seconds < _RECENT_SECONDS and not self.caught_up.is_set():
-            # Under steady traffic the log never goes idle; a fresh event marks the head.
-            log.info("event log caught up at offset %s (live events)", offset)
-            self.caught_up.set()
-        entry = self._index.append(offset, event)
-        if entry is None:
+        if self._index.add(entry) is None:
             self._metrics.duplicates.inc()
-            return
-        self._registry.publish(entry)
+        elif listened and self._registry.publish(entry):
+            entry.encode()  # once, for every connection that took it
+        entry.release()
+
+    def _park(self, offset: int, reason: str, message_id: str | None) -> None:
+        self.parked.append(ParkedMessage(offset, reason, message_id))
+        self._metrics.parked.labels(reason=reason).inc()
+        log.warning("parked stream message at offset %d: %s", offset, reason)
 
     def _discontinuity(self, expected: int, got: int) -> None:
         log.warning(
