@@ -4,6 +4,8 @@
 :class:`~stream_relay.relay.Relay` (consumer, index, registry, HTTP client)
 and closes it on shutdown. ``app.state.stop_streams`` ends every open stream
 ahead of the server's own shutdown (``python -m stream_relay`` calls it on SIGTERM).
+Requests for the stream go straight to :mod:`stream_relay.stream_endpoint`;
+every other path goes through FastAPI as usual.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from stream_relay.errors import install_error_handlers
 from stream_relay.relay import Relay, running_relay
 from stream_relay.routes import router
 from stream_relay.settings import RelaySettings
+from stream_relay.stream_endpoint import STREAM_PATH, stream
 
-__all__ = ["AccessLog", "RelayState", "create_app"]
+__all__ = ["AccessLog", "RelayApp", "RelayState", "create_app"]
 
 access_log = logging.getLogger("stream_relay.access")
 
@@ -55,18 +58,42 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            client = scope.get("client") or ("-", 0)
-            access_log.info(
-                '%s "%s %s" %d %.1fms',
-                client[0],
-                scope["method"],
-                scope["path"],
-                status,
-                (time.monotonic() - started) * 1000,
-            )
+            log_request(scope, status, started)
 
 
-def create_app(settings: RelaySettings) -> FastAPI:
+def log_request(scope: Scope, status: int, started: float) -> None:
+    """The access-log line of one request (no query string)."""
+    client = scope.get("client") or ("-", 0)
+    access_log.info(
+        '%s "%s %s" %d %.1fms',
+        client[0],
+        scope["method"],
+        scope["path"],
+        status,
+        (time.monotonic() - started) * 1000,
+    )
+
+
+class RelayApp(FastAPI):
+    """FastAPI, except that the stream path is answered by the bare stream endpoint.
+
+    An open stream then holds no FastAPI/Starlette per-request objects (the
+    middleware chain, dependency results, a response task group), which is most
+    of what an idle stream used to cost.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == STREAM_PATH:
+            started, status = time.monotonic(), 0
+            try:
+                status = await stream(scope, receive, send)
+            finally:
+                log_request(scope, status, started)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: RelaySettings) -> RelayApp:
     """The relay app for ``settings``; connects to nothing until its lifespan starts."""
 
     @asynccontextmanager
@@ -75,7 +102,7 @@ def create_app(settings: RelaySettings) -> FastAPI:
             app.state.stop_streams = relay.stop_streams
             yield {"relay": relay}
 
-    app = FastAPI(
+    app = RelayApp(
         title="QaHub stream-relay",
         lifespan=lifespan,
         docs_url=None,

@@ -23,6 +23,8 @@ __all__ = [
     "TooManyStreamsError",
     "error_response",
     "install_error_handlers",
+    "relay_error_response",
+    "unexpected_error_response",
 ]
 
 log = logging.getLogger("stream_relay.errors")
@@ -63,9 +65,20 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(body.model_dump(by_alias=True), status_code=status, headers=headers)
 
 
+def relay_error_response(exc: RelayError) -> JSONResponse:
+    """The answer to ``exc``: its status, its code, its message."""
+    return error_response(exc.status, exc.code, str(exc) or exc.code)
+
+
+def unexpected_error_response(exc: BaseException) -> JSONResponse:
+    """A 500 for a bug: logged with its traceback, answered without details."""
+    log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+    return error_response(500, "internal_error", "internal error")
+
+
 async def _relay_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RelayError)  # noqa: S101 - registered for RelayError only
-    return error_response(exc.status, exc.code, str(exc) or exc.code)
+    return relay_error_response(exc)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -78,8 +91,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
-    return error_response(500, "internal_error", "internal error")
+    return unexpected_error_response(exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

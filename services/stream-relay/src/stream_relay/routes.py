@@ -1,37 +1,24 @@
-"""HTTP routes of the relay: the stream, its connection counts, health and metrics.
+"""HTTP routes of the relay: the stream's connection counts, health, metrics, demo page.
 
-Handlers stay thin: authentication is :mod:`stream_relay.security`, the
-stream's frames are :mod:`stream_relay.session`, errors are
-:mod:`stream_relay.errors`.
+The stream itself is :mod:`stream_relay.stream_endpoint` (a bare ASGI
+endpoint). Handlers stay thin: authentication is :mod:`stream_relay.security`,
+errors are :mod:`stream_relay.errors`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from importlib.resources import files
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from stream_relay import sse
-from stream_relay.errors import ShuttingDown, TooManyStreamsError
-from stream_relay.fanout import TooManyStreams
 from stream_relay.relay import Relay
-from stream_relay.replay import parse_sse_id
 from stream_relay.security import Caller, authenticate
-from stream_relay.session import StreamSession
 
-__all__ = ["STREAM_HEADERS", "router"]
-
-STREAM_HEADERS: Final = {
-    "Cache-Control": "no-cache",
-    "X-Accel-Buffering": "no",
-    "Connection": "keep-alive",
-}
+__all__ = ["router"]
 
 router = APIRouter()
 
@@ -49,40 +36,6 @@ async def _caller(request: Request, relay: RelayDep) -> Caller:
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]
-
-
-@router.get("/api/v1/notifications/stream")
-async def stream(request: Request, relay: RelayDep, caller: CallerDep) -> StreamingResponse:
-    """The caller's SSE stream (DESIGN §5): 401 without a valid token, 429 over the limit."""
-    if relay.registry.closing:
-        raise ShuttingDown("this relay is shutting down; reconnect")
-    # A fresh relay first reads the retained log, so replays are complete (bounded wait).
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(
-            relay.consumer.caught_up.wait(), relay.settings.catch_up_wait_seconds
-        )
-    last_id = sse.last_event_id(
-        request.headers.get("last-event-id"), request.query_params.get("lastEventId")
-    )
-    wanted = parse_sse_id(last_id) if last_id else None
-    if wanted is not None:
-        await relay.consumer.reach(wanted[0], relay.settings.catch_up_wait_seconds)
-    try:
-        session = StreamSession.open(
-            caller,
-            last_id,
-            index=relay.index,
-            registry=relay.registry,
-            snapshots=relay.snapshots,
-            metrics=relay.metrics,
-            config=relay.session_config,
-        )
-    except TooManyStreams:
-        limit = relay.settings.max_streams_per_user
-        raise TooManyStreamsError(f"at most {limit} streams per user") from None
-    return StreamingResponse(
-        session.frames(), media_type="text/event-stream", headers=STREAM_HEADERS
-    )
 
 
 @router.get("/api/v1/notifications/stream/connections")

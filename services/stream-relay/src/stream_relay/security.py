@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from qahub_contracts.auth import Principal, TokenError, TokenVerifier
 from stream_relay.errors import NotAuthenticated
@@ -27,7 +27,7 @@ class Caller:
     token: str
 
 
-def token_from(request: Request) -> str | None:
+def token_from(request: HTTPConnection) -> str | None:
     """The token of ``Authorization: Bearer``, else ``?token=``, else the cookie."""
     header = request.headers.get("authorization")
     if header is not None:
@@ -36,7 +36,7 @@ def token_from(request: Request) -> str | None:
     return request.query_params.get("token") or request.cookies.get(_COOKIE) or None
 
 
-async def authenticate(request: Request, verifier: TokenVerifier) -> Caller:
+async def authenticate(request: HTTPConnection, verifier: TokenVerifier) -> Caller:
     """The verified caller of ``request``.
 
     Raises:

@@ -11,8 +11,12 @@ Guarantees, in frame order:
    already sent, or a creation already listed in ``recent``): no loss, no
    duplicate;
 4. a ``: heartbeat`` comment whenever nothing was written for the interval;
-5. the stream ends when the token expires, the client is too slow, or the
-   relay shuts down or sees a gap in the log.
+5. the stream ends when the token expires, the client is too slow or gone, or
+   the relay shuts down or sees a gap in the log.
+
+:meth:`StreamSession.run` hands each chunk of frames to a ``write`` callable
+(:mod:`stream_relay.sse_response` writes it to the ASGI ``send``); an idle
+session is one suspended coroutine waiting on its connection's one future.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
@@ -38,11 +42,13 @@ if TYPE_CHECKING:
     from stream_relay.security import Caller
     from stream_relay.snapshot import SnapshotClient
 
-__all__ = ["SessionConfig", "StreamSession"]
+__all__ = ["SessionConfig", "StreamSession", "Write"]
 
 log = logging.getLogger("stream_relay.session")
 
 _SEEN_LIMIT: Final = 4096
+
+Write = Callable[[bytes], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +66,44 @@ class _HandOver:
     latest_stats: Stats | None
 
 
+class _SeenIds:
+    """The last ``limit`` eventIds written to one connection: O(1) membership."""
+
+    __slots__ = ("_ids", "_limit", "_order")
+
+    def __init__(self, limit: int) -> None:
+        self._ids: set[UUID] = set()
+        self._order: deque[UUID] = deque()
+        self._limit = limit
+
+    def add(self, event_id: UUID) -> bool:
+        """Remember ``event_id``; ``False`` when it was already there."""
+        if event_id in self._ids:
+            return False
+        self._ids.add(event_id)
+        self._order.append(event_id)
+        if len(self._order) > self._limit:
+            self._ids.discard(self._order.popleft())
+        return True
+
+
 class StreamSession:
     """Produces the frames of one stream; :meth:`open` registers it first."""
+
+    __slots__ = (
+        "_caller",
+        "_config",
+        "_connection",
+        "_delivered",
+        "_hand_over",
+        "_horizon",
+        "_metrics",
+        "_recovered",
+        "_registry",
+        "_seen",
+        "_skip_created",
+        "_snapshots",
+    )
 
     def __init__(
         self,
@@ -76,13 +118,15 @@ class StreamSession:
     ) -> None:
         self._caller = caller
         self._connection = connection
-        self._hand_over = hand_over
+        self._hand_over: _HandOver | None = hand_over  # dropped once the initial frames are out
+        self._horizon = hand_over.horizon
+        self._recovered = hand_over.replay.recovered
         self._registry = registry
         self._snapshots = snapshots
         self._metrics = metrics
         self._config = config
-        self._seen: deque[UUID] = deque(maxlen=_SEEN_LIMIT)
-        self._skip_created: set[UUID] = set()
+        self._seen: _SeenIds | None = None  # made on the first event: idle streams stay small
+        self._skip_created: frozenset[UUID] = frozenset()
         self._delivered = 0
 
     @classmethod
@@ -122,23 +166,27 @@ class StreamSession:
 
     @property
     def recovered(self) -> bool:
-        return self._hand_over.replay.recovered
+        return self._recovered
 
-    async def frames(self) -> AsyncIterator[bytes]:
-        """Every frame of the stream, in the order the module docstring promises."""
+    def close(self, reason: str) -> None:
+        """End the stream from outside (the client went away): :meth:`run` returns."""
+        self._connection.close(reason)
+
+    async def run(self, write: Write) -> None:
+        """Write every frame of the stream, in the order the module docstring promises,
+        until the stream ends; the connection is released on the way out."""
         started = time.monotonic()
         try:
-            yield self._connected()
-            yield await self._initial()
-            async for chunk in self._live():
-                yield chunk
+            await write(self._connected())
+            await write(await self._initial())
+            await self._live(write)
         finally:
             self._registry.release(self._connection)
             log.info(
                 "stream closed client=%s user=%s recovered=%s delivered=%d reason=%s after %.1fs",
                 self._connection.client_id,
                 self._connection.user_id,
-                self.recovered,
+                self._recovered,
                 self._delivered,
                 self._connection.closed_reason or "client gone",
                 time.monotonic() - started,
@@ -149,63 +197,78 @@ class StreamSession:
             "clientId": self._connection.client_id,
             "userId": self._connection.user_id,
             "timestamp": datetime.now(UTC).isoformat(),
-            "recovered": self.recovered,
+            "recovered": self._recovered,
         }
         payload = orjson.dumps(data).decode()
         return sse.encode_frame(payload, event="connected", retry_ms=self._config.retry_ms)
 
     async def _initial(self) -> bytes:
-        replay = self._hand_over.replay
+        hand_over, self._hand_over = self._hand_over, None
+        assert hand_over is not None  # noqa: S101 - run() takes it once
+        replay = hand_over.replay
         if replay.recovered:
             self._metrics.replays.labels(recovered="true").inc()
             self._metrics.replay_size.observe(len(replay.events))
-            chunks = [self._send(entry, live=False) for entry in replay.events]
-            stats = self._hand_over.latest_stats
-            chunks.append(sse.stats_frame(stats) if stats else b"")
-            return b"".join(chunks)
+            stats = hand_over.latest_stats
+            return self._chunk(replay.events, live=False) + (
+                sse.stats_frame(stats) if stats else b""
+            )
         if replay.reason != "no id":
             self._metrics.replays.labels(recovered="false").inc()
         self._metrics.not_recovered.labels(reason=replay.reason).inc()
-        return await self._snapshot()
+        return await self._snapshot(hand_over.latest_stats)
 
-    async def _snapshot(self) -> bytes:
+    async def _snapshot(self, latest_stats: Stats | None) -> bytes:
         snapshot = await self._snapshots.fetch(self._caller.token)
-        stats = snapshot.stats or self._hand_over.latest_stats
+        stats = snapshot.stats or latest_stats
         chunks = [sse.stats_frame(stats) if stats else b""]
         if snapshot.recent is not None:
-            self._skip_created = {n.id for n in snapshot.recent}
+            self._skip_created = frozenset(n.id for n in snapshot.recent)
             recent = RecentNotifications(notifications=snapshot.recent)
             chunks.append(sse.encode_frame(recent.model_dump_json(by_alias=True), event="recent"))
         return b"".join(chunks)
 
-    async def _live(self) -> AsyncIterator[bytes]:
-        last_write = time.monotonic()
+    async def _live(self, write: Write) -> None:
+        connection = self._connection
+        principal = self._caller.principal
         heartbeat = self._config.heartbeat_seconds
+        last_write = time.monotonic()
         while True:
-            left = self._caller.principal.seconds_left()
+            left = principal.seconds_left()
             if left <= 0:
-                self._connection.close("token expired")
-            if self._connection.closed_reason is not None:
+                connection.close("token expired")
+            if connection.closed_reason is not None:
                 return
             due = heartbeat - (time.monotonic() - last_write)
-            timed_out = await self._connection.wait(max(0.0, min(due, left)))
-            chunk = b"".join(self._send(e, live=True) for e in self._connection.drain())
+            timed_out = await connection.wait(max(0.0, min(due, left)))
+            queued = connection.drain()
+            chunk = self._chunk(queued, live=True) if queued else b""
             # A timer may fire a hair before the clock says the interval is over: a
             # timed-out wait for the heartbeat (not for the expiry) means it is due.
             beat_due = (timed_out and due <= left) or time.monotonic() - last_write >= heartbeat
             if not chunk and beat_due:
                 chunk = sse.HEARTBEAT
             if chunk:
-                yield chunk
+                await write(chunk)
                 last_write = time.monotonic()
 
-    def _send(self, entry: IndexedEvent, *, live: bool) -> bytes:
+    def _chunk(self, entries: Iterable[IndexedEvent], *, live: bool) -> bytes:
+        """The frames of ``entries`` as one chunk (one write), counted once."""
+        before = self._delivered
+        chunk = b"".join([self._frames(entry, live=live) for entry in entries])
+        if self._delivered > before:
+            self._metrics.events_delivered.inc(self._delivered - before)
+        return chunk
+
+    def _frames(self, entry: IndexedEvent, *, live: bool) -> bytes:
         """The entry's frames, or nothing when the client has (or will get) it already."""
-        if live and entry.offset <= self._hand_over.horizon:
+        if live and entry.offset <= self._horizon:
             return b""
-        if entry.event_id in self._seen or entry.created_notification in self._skip_created:
+        if self._skip_created and entry.created_notification in self._skip_created:
             return b""
-        self._seen.append(entry.event_id)
+        if self._seen is None:
+            self._seen = _SeenIds(_SEEN_LIMIT)
+        if not self._seen.add(entry.event_id):
+            return b""
         self._delivered += 1
-        self._metrics.events_delivered.inc()
         return entry.live if live else entry.frame
