@@ -95,6 +95,32 @@ class TestLimitsAndAuth:
         )
         assert (await _connected(cookie))["userId"] == "bob"
 
+    async def test_a_client_that_leaves_is_released_at_once(
+        self, start_relay, open_stream, token, http
+    ):
+        """No heartbeat is needed to notice a closed connection: its slot frees within ~1 s."""
+        relay = await start_relay(max_streams_per_user=1, sse_heartbeat_seconds=60)
+        stream = await open_stream(relay.base_url, token("alice"))
+        await _connected(stream)
+        await stream.close()
+        url = f"{relay.base_url}/api/v1/notifications/stream/connections"
+        headers = {"Authorization": f"Bearer {token('alice')}"}
+        for _ in range(40):  # polls the relay's own count: no event to await
+            if not (await http.get(url, headers=headers)).json()["user"]:
+                break
+            await asyncio.sleep(0.05)
+        assert (await http.get(url, headers=headers)).json() == {"total": 0, "user": 0}
+        await _connected(await open_stream(relay.base_url, token("alice")))
+
+    async def test_other_methods_get_405_json(self, start_relay, http, token):
+        relay = await start_relay()
+        url = f"{relay.base_url}/api/v1/notifications/stream"
+        headers = {"Authorization": f"Bearer {token('alice')}"}
+        response = await http.post(url, headers=headers)
+        assert response.status_code == 405
+        assert response.headers["allow"] == "GET"
+        assert response.json()["error"]["code"] == "http_405"
+
     async def test_stream_ends_when_the_token_expires(self, start_relay, open_stream, token):
         relay = await start_relay()
         stream = await open_stream(relay.base_url, token("alice", ttl_seconds=2))
