@@ -48,7 +48,9 @@ __all__ = ["ParkedMessage", "StreamConsumer"]
 log = logging.getLogger("stream_relay.consumer")
 
 _MAX_PARKED: Final = 100
-_IDLE_CAUGHT_UP_SECONDS: Final = 0.3
+_IDLE_CAUGHT_UP_SECONDS: Final = 0.3  # idle this long with the log's head reached (or unknown)
+_IDLE_GIVE_UP_SECONDS: Final = 3.0  # idle this long: caught up even short of the expected head
+_HEAD_SLACK: Final = 64  # offsets without a delivery (stream bookkeeping) may end the log
 _RECENT_SECONDS: Final = 1.0  # an event this fresh means the consumer is at the log's head
 _TICK_SECONDS: Final = 0.1
 
@@ -143,6 +145,8 @@ class StreamConsumer:
         self._last_delivery = 0.0
         self._task: asyncio.Task[None] | None = None
         self._acks = _BatchedAcks(every=max(1, prefetch // 4))
+        self._span = 0  # offsets in the log when subscribing from "first"
+        self._head: int | None = None  # the log's last offset then (minus a slack), once known
         self.caught_up = asyncio.Event()
         self.subscribed = False
         self.lag_seconds = 0.0
@@ -230,6 +234,8 @@ class StreamConsumer:
             connection_name="stream-relay",
         )
         self._acks.send = subscription.ack
+        if offset == "first":
+            self._span, self._head = subscription.message_count, None
         self.subscribed = True
         self._metrics.consumer_up.set(1)
         log.info("subscribed to %s at offset %s", EVENT_LOG_QUEUE, offset)
@@ -245,8 +251,10 @@ class StreamConsumer:
                 await asyncio.wait_for(self._restart.wait(), _TICK_SECONDS)
             idle = time.monotonic() - self._last_delivery
             if not self.caught_up.is_set() and idle >= _IDLE_CAUGHT_UP_SECONDS:
-                log.info("event log caught up at offset %s", self.last_offset)
-                self.caught_up.set()
+                head_known = self._span > 0 or self._head is not None
+                if not head_known or idle >= _IDLE_GIVE_UP_SECONDS:
+                    log.info("event log caught up at offset %s (idle)", self.last_offset)
+                    self.caught_up.set()
         self._metrics.consumer_restarts.labels(cause="discontinuity").inc()
 
     def _on_message(self, message: _Message) -> None:
@@ -273,6 +281,11 @@ class StreamConsumer:
         if self._last is not None and offset <= self._last[0]:
             return
         self._last = (offset, fingerprint)
+        if self._span:  # the first delivery from "first": the head is that many offsets on
+            self._head, self._span = offset + self._span - 1 - _HEAD_SLACK, 0
+        if self._head is not None and offset >= self._head and not self.caught_up.is_set():
+            log.info("event log caught up at offset %s (its head when subscribing)", offset)
+            self.caught_up.set()
         self._process(offset, message)
 
     def _process(self, offset: int, message: _Message) -> None:
@@ -309,5 +322,6 @@ class StreamConsumer:
         self._index.clear()
         self._registry.close_all("log discontinuity")
         self._last = None
+        self._head = None
         self.caught_up.clear()
         self._restart.set()
