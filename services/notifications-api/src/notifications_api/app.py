@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from notifications_api import health, routes
 from notifications_api.access_log import AccessLog
 from notifications_api.body_limit import BodyLimit
-from notifications_api.database import create_engine, create_sessionmaker
+from notifications_api.database import create_engine, create_read_engine, create_sessionmaker
 from notifications_api.dependencies import State
 from notifications_api.errors import install_error_handlers
 from notifications_api.group_commit import CreateBatcher
@@ -33,8 +33,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[State]:
         engine = create_engine(settings.database_url)
+        reader = create_read_engine(settings.database_url, engine)
         sessions = create_sessionmaker(engine)
-        dispatcher = OutboxDispatcher(engine, sessions, settings, metrics)
+        dispatcher = OutboxDispatcher(
+            engine, sessions, settings, metrics, readers=create_sessionmaker(reader)
+        )
         task = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
         batcher = CreateBatcher(sessions, dispatcher.wake)
         batcher.start()
@@ -53,6 +56,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await dispatcher.stop()
             await task
             await engine.dispose()
+            if reader is not engine:
+                await reader.dispose()
 
     app = FastAPI(
         title="QaHub Notifications API",
@@ -60,6 +65,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # Observability is Prometheus (/metrics); FastAPI's native OpenTelemetry
+        # would still cost a provider check per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     app.include_router(routes.router)

@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifications_api.models import UserCounter
+from notifications_api.models import UserCounter, table_of
 from qahub_contracts.api import Stats
 
 __all__ = ["add_created", "adjust", "lock", "read_stats"]
@@ -42,17 +42,19 @@ async def add_created(session: AsyncSession, counts: dict[str, int]) -> dict[str
     if not counts:
         return {}
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    values = insert(UserCounter).values(
-        [{"user_id": u, "total": n, "unread": n} for u, n in sorted(counts.items())]
-    )
+    table = table_of(UserCounter)
+    values = insert(table)
+    # One constant statement run over many parameter sets: SQLAlchemy compiles it once
+    # and sends it as one multi-row statement ("insertmanyvalues").
     upsert = values.on_conflict_do_update(
-        index_elements=[UserCounter.user_id],
+        index_elements=[table.c.user_id],
         set_={
-            "total": UserCounter.total + values.excluded.total,
-            "unread": UserCounter.unread + values.excluded.unread,
+            "total": table.c.total + values.excluded.total,
+            "unread": table.c.unread + values.excluded.unread,
         },
-    ).returning(UserCounter.user_id, UserCounter.total, UserCounter.unread)
-    rows = (await session.execute(upsert)).all()
+    ).returning(table.c.user_id, table.c.total, table.c.unread)
+    params = [{"user_id": u, "total": n, "unread": n} for u, n in sorted(counts.items())]
+    rows = (await session.execute(upsert, params)).all()
     return {
         row.user_id: Stats(total=row.total, unread=row.unread, read=row.total - row.unread)
         for row in rows

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-__all__ = ["create_engine", "create_sessionmaker", "is_postgres"]
+__all__ = ["create_engine", "create_read_engine", "create_sessionmaker", "is_postgres"]
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - engine options
@@ -31,6 +31,22 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - eng
     event.listen(engine.sync_engine, "connect", _sqlite_connect)
     event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
+
+
+def create_read_engine(url: str, engine: AsyncEngine) -> AsyncEngine:
+    """An engine for lock-free reads beside ``engine`` (the outbox dispatcher's poll).
+
+    On SQLite every transaction of ``engine`` takes the write lock (``BEGIN
+    IMMEDIATE``) on its one connection, so a read there waits for the writer.
+    This second connection runs plain statements without that hook: with WAL a
+    reader sees the last commit and never waits. Elsewhere it is ``engine``.
+    An in-memory SQLite database cannot be shared by two connections: same engine.
+    """
+    if not url.startswith("sqlite") or ":memory:" in url or "mode=memory" in url:
+        return engine
+    reader = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
+    event.listen(reader.sync_engine, "connect", _sqlite_connect)
+    return reader
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - driver type

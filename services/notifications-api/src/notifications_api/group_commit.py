@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications_api import counters
 from notifications_api.errors import IdempotencyConflict
-from notifications_api.models import IdempotencyKey, Notification, utcnow
+from notifications_api.models import IdempotencyKey, Notification, table_of, utcnow
 from notifications_api.outbox import enqueue
 from qahub_contracts import api
 from qahub_contracts.events import NotificationCreated
@@ -185,7 +185,7 @@ async def _insert(session: AsyncSession, batch: list[PendingCreate]) -> list[api
         )
         created.append(notification)
         events.append(NotificationCreated(user_id=user, stats=stats, notification=notification))
-    await session.execute(insert(Notification), [_row(n) for n in created])
+    await session.execute(insert(table_of(Notification)), [_row(n) for n in created])
     await enqueue(session, *events)
     keys = [
         {
@@ -199,7 +199,7 @@ async def _insert(session: AsyncSession, batch: list[PendingCreate]) -> list[api
         if i.key is not None
     ]
     if keys:
-        await session.execute(insert(IdempotencyKey), keys)
+        await session.execute(insert(table_of(IdempotencyKey)), keys)
     return created
 
 

@@ -6,6 +6,11 @@ after its confirm, so a crash between commit and publish loses nothing (a
 crash between confirm and delete republishes: consumers dedupe by
 ``eventId``). On PostgreSQL one dispatcher per database holds an advisory
 lock, so per-user order holds with several API processes.
+
+The latency path is: commit -> wake -> one SELECT on a reader that never
+waits for the writer -> publishes -> confirms. Deleting confirmed rows is
+off that path: a settling task deletes them in batches meanwhile, and polls
+skip rows already confirmed.
 """
 
 from __future__ import annotations
@@ -13,17 +18,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
 from aio_pika.exceptions import DeliveryError, PublishError
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Row, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from notifications_api.metrics import ApiMetrics
-from notifications_api.models import OutboxEvent, utcnow
+from notifications_api.models import OutboxEvent, table_of, utcnow
 from notifications_api.publisher import PUBLISH_ERRORS, Publisher
 from notifications_api.settings import ApiSettings
 from qahub_contracts.events import DomainEvent, encode_event
@@ -35,6 +41,7 @@ log = logging.getLogger("notifications_api.outbox")
 _LOCK_KEY: Final = 0x51A4B0  # advisory lock id: "one dispatcher per database"
 _MAX_BACKOFF: Final = 5.0
 _CLOSE_TIMEOUT: Final = 2.0
+_SETTLE_RETRY_SECONDS: Final = 0.2
 
 
 async def enqueue(session: AsyncSession, *events: DomainEvent) -> None:
@@ -52,7 +59,7 @@ async def enqueue(session: AsyncSession, *events: DomainEvent) -> None:
         for event in events
     ]
     if rows:
-        await session.execute(insert(OutboxEvent), rows)
+        await session.execute(insert(table_of(OutboxEvent)), rows)
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,18 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+_PENDING_COLUMNS: Final = (
+    OutboxEvent.id,
+    OutboxEvent.user_id,
+    OutboxEvent.routing_key,
+    OutboxEvent.body,
+    OutboxEvent.event_id,
+    OutboxEvent.created_at,
+)
+# A pending row as plain columns: no ORM identity map or instance state per row.
+_Pending = Row[int, str, str, bytes, uuid.UUID, datetime]
+
+
 @dataclass
 class _Chain:
     """What publishing one user's pending rows came to."""
@@ -92,9 +111,14 @@ class OutboxDispatcher:
         sessions: async_sessionmaker[AsyncSession],
         settings: ApiSettings,
         metrics: ApiMetrics,
+        *,
+        readers: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self._engine = engine
         self._sessions = sessions
+        self._readers = readers or sessions
+        self._confirmed: set[int] = set()  # confirmed, not deleted yet
+        self._settler: asyncio.Task[None] | None = None
         self._settings = settings
         self._metrics = metrics
         self._wakeup = asyncio.Event()
@@ -179,31 +203,42 @@ class OutboxDispatcher:
         return self._publisher
 
     async def _dispatch_batch(self, publisher: Publisher) -> int:
-        async with self._sessions() as session:
+        size = self._settings.outbox_batch_size
+        if len(self._confirmed) > 4 * size:  # deleting lags (database trouble): catch up first
+            await self._settled()
+        # Copied before the read: a row deleted meanwhile left the set only after its
+        # delete committed, so the read either misses it or finds it in this copy.
+        skip = set(self._confirmed)
+        async with self._readers() as session:
             rows = (
-                await session.scalars(
-                    select(OutboxEvent)
-                    .order_by(OutboxEvent.id)
-                    .limit(self._settings.outbox_batch_size)
+                await session.execute(
+                    select(*_PENDING_COLUMNS).order_by(OutboxEvent.id).limit(size + len(skip))
                 )
             ).all()
+        rows = [row for row in rows if row.id not in skip][:size]
         self._metrics.outbox_pending.set(len(rows))
         if not rows:
             return 0
-        by_user: dict[str, list[OutboxEvent]] = defaultdict(list)
+        by_user: dict[str, list[_Pending]] = defaultdict(list)
         for row in rows:
             by_user[row.user_id].append(row)
         chains = await asyncio.gather(
             *(self._publish_in_order(publisher, chain) for chain in by_user.values())
         )
         confirmed = [row_id for chain in chains for row_id in chain.confirmed]
-        await self._settle(confirmed, [c.failed for c in chains if c.failed is not None])
+        self._metrics.published.inc(len(confirmed))
+        self._confirmed.update(confirmed)
+        if confirmed and (self._settler is None or self._settler.done()):
+            self._settler = asyncio.create_task(self._settle(), name="outbox-settle")
+        failed = [c.failed for c in chains if c.failed is not None]
+        if failed:
+            await self._count_attempts(failed)
         error = next((c.error for c in chains if c.error is not None), None)
         if error is not None:
             raise error
         return len(confirmed)
 
-    async def _publish_in_order(self, publisher: Publisher, chain: list[OutboxEvent]) -> _Chain:
+    async def _publish_in_order(self, publisher: Publisher, chain: list[_Pending]) -> _Chain:
         """Publish one user's rows one after another; stop at the first failure."""
         result = _Chain()
         for row in chain:
@@ -223,17 +258,34 @@ class OutboxDispatcher:
             self._metrics.publish_seconds.observe(latency)
         return result
 
-    async def _settle(self, confirmed: list[int], failed: list[int]) -> None:
-        async with self._sessions.begin() as session:
-            if confirmed:
-                await session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(confirmed)))
-            if failed:
-                await session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id.in_(failed))
-                    .values(attempts=OutboxEvent.attempts + 1)
+    async def _settle(self) -> None:
+        """Delete confirmed rows, in batches, until none is left (retries on errors)."""
+        while self._confirmed:
+            batch = list(self._confirmed)
+            try:
+                async with self._sessions.begin() as session:
+                    await session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(batch)))
+            except Exception as exc:  # noqa: BLE001 - rows stay; republished if we stop now
+                log.warning(
+                    "deleting confirmed outbox rows failed: %s: %s", type(exc).__name__, exc
                 )
-        self._metrics.published.inc(len(confirmed))
+                if self._stopping:
+                    return
+                await asyncio.sleep(_SETTLE_RETRY_SECONDS)
+                continue
+            self._confirmed.difference_update(batch)
+
+    async def _settled(self) -> None:
+        if self._settler is not None:
+            await self._settler
+
+    async def _count_attempts(self, failed: list[int]) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_(failed))
+                .values(attempts=OutboxEvent.attempts + 1)
+            )
 
     async def _on_failure(self, exc: BaseException) -> None:
         reason = "unroutable" if isinstance(exc, PublishError) else type(exc).__name__
@@ -259,5 +311,7 @@ class OutboxDispatcher:
                 await connection.close()
 
     async def _release(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._settled()
         await self._close_publisher()
         await self._drop_leadership()
