@@ -244,6 +244,7 @@ class Replay:
 
 @dataclass(slots=True)
 class _UserLog:
+    user_id: str  # one string per user, shared by its entries
     events: deque[IndexedEvent] = field(default_factory=deque)
     keys: set[str] = field(default_factory=set)
 
@@ -293,9 +294,10 @@ class ReplayIndex:
         self.last_offset = offset
         log = self._users.get(entry.user_id)
         if log is None:
-            log = self._users[entry.user_id] = _UserLog()
+            log = self._users[entry.user_id] = _UserLog(entry.user_id)
         elif entry.key in log.keys:
             return None
+        entry.user_id = log.user_id
         # Age counts from when the event happened, not from when this relay read it,
         # so a restarted relay re-reading the stream keeps the same horizon.
         now = self._clock()
