@@ -32,7 +32,15 @@ class Connection:
     writer waits, set by :meth:`offer` or :meth:`close` or a timer.
     """
 
-    __slots__ = ("_max_queued", "_queue", "_waiter", "client_id", "closed_reason", "user_id")
+    __slots__ = (
+        "_loop",
+        "_max_queued",
+        "_queue",
+        "_waiter",
+        "client_id",
+        "closed_reason",
+        "user_id",
+    )
 
     def __init__(self, user_id: str, max_queued: int) -> None:
         self.client_id = str(uuid.uuid4())
@@ -40,6 +48,7 @@ class Connection:
         self._max_queued = max_queued
         self._queue: list[IndexedEvent] = []
         self._waiter: asyncio.Future[bool] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.closed_reason: str | None = None
 
     def offer(self, entry: IndexedEvent) -> bool:
@@ -71,8 +80,11 @@ class Connection:
         """
         if self._queue or self.closed_reason is not None:
             return False
-        # A future and a timer rather than asyncio.wait_for: no task per wake-up.
-        loop = asyncio.get_running_loop()
+        # A future and a timer rather than asyncio.wait_for: no task per wake-up. The loop
+        # is looked up once (on Python 3.11 each lookup is a getpid() system call).
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
         timer = loop.call_later(timeout, self._time_out)
         try:
