@@ -51,7 +51,7 @@ __all__ = ["IndexedEvent", "Replay", "ReplayIndex", "Unusable", "parse_sse_id", 
 _SSE_ID = re.compile(r"^(0|[1-9][0-9]{0,18})-([0-9a-f]{12})$")
 _CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _EVENT_TYPES: Final = frozenset(EventType)
-_SWEEP_EVERY: Final = 1024
+_SWEEP_SECONDS: Final = 10.0  # every user's expired events, at most this often
 
 
 def sse_id(offset: int, event_id: UUID) -> str:
@@ -266,7 +266,7 @@ class ReplayIndex:
         self._max_age = max_age_seconds
         self._clock = clock
         self._users: dict[str, _UserLog] = {}
-        self._appends = 0
+        self._swept = clock()
         self.last_offset: int | None = None
         self.on_invalid: Callable[[IndexedEvent, Unusable], None] | None = None
         """Told about an indexed entry found invalid when it was first used (then skipped)."""
@@ -306,8 +306,7 @@ class ReplayIndex:
         log.keys.add(entry.key)
         if len(log.events) > self._max_per_user or log.events[0].happened_at < now - self._max_age:
             self._trim(entry.user_id, log)
-        self._appends += 1
-        if self._appends % _SWEEP_EVERY == 0:
+        if now - self._swept >= _SWEEP_SECONDS:
             self.sweep()
         return entry
 
@@ -350,7 +349,12 @@ class ReplayIndex:
         self.last_offset = None
 
     def sweep(self) -> None:
-        """Drop expired events of every user, and users left with none."""
+        """Drop expired events of every user, and users left with none.
+
+        Timed, not counted: a sweep visits every user, so one per N appends
+        would cost O(users) per N events while a long log is read.
+        """
+        self._swept = self._clock()
         for user_id, log in list(self._users.items()):
             self._trim(user_id, log)
 
