@@ -12,7 +12,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from notifications_api import health, routes
 from notifications_api.access_log import AccessLog
 from notifications_api.body_limit import BodyLimit
-from notifications_api.database import create_engine, create_read_engine, create_sessionmaker
+from notifications_api.database import (
+    create_engine,
+    create_read_engine,
+    create_sessionmaker,
+    create_sqlite_writer,
+)
 from notifications_api.dependencies import State
 from notifications_api.errors import install_error_handlers
 from notifications_api.group_commit import CreateBatcher
@@ -39,7 +44,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
             engine, sessions, settings, metrics, readers=create_sessionmaker(reader)
         )
         task = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
-        batcher = CreateBatcher(sessions, dispatcher.wake)
+        batcher = CreateBatcher(
+            engine, dispatcher.wake, writer=create_sqlite_writer(settings.database_url)
+        )
         batcher.start()
         try:
             yield State(

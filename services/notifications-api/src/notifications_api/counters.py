@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,15 +33,17 @@ async def adjust(session: AsyncSession, user_id: str, *, total: int, unread: int
     return Stats(total=row.total, unread=row.unread, read=row.total - row.unread)
 
 
-async def add_created(session: AsyncSession, counts: dict[str, int]) -> dict[str, Stats]:
+def add_created(connection: Connection, counts: dict[str, int]) -> dict[str, Stats]:
     """Add ``counts[user]`` new unread notifications per user, in ONE statement.
 
-    Returns each user's counters after the change. Rows are written (and, on
-    PostgreSQL, locked) in user-id order, so concurrent batches never deadlock.
+    Synchronous: the group commit runs its whole transaction on a plain
+    connection (see :mod:`notifications_api.group_commit`). Returns each user's
+    counters after the change. Rows are written (and, on PostgreSQL, locked) in
+    user-id order, so concurrent batches never deadlock.
     """
     if not counts:
         return {}
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     table = table_of(UserCounter)
     values = insert(table)
     # One constant statement run over many parameter sets: SQLAlchemy compiles it once
@@ -54,7 +56,7 @@ async def add_created(session: AsyncSession, counts: dict[str, int]) -> dict[str
         },
     ).returning(table.c.user_id, table.c.total, table.c.unread)
     params = [{"user_id": u, "total": n, "unread": n} for u, n in sorted(counts.items())]
-    rows = (await session.execute(upsert, params)).all()
+    rows = connection.execute(upsert, params).all()
     return {
         row.user_id: Stats(total=row.total, unread=row.unread, read=row.total - row.unread)
         for row in rows

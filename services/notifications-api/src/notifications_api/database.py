@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event, make_url
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -12,7 +13,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-__all__ = ["create_engine", "create_read_engine", "create_sessionmaker", "is_postgres"]
+__all__ = [
+    "create_engine",
+    "create_read_engine",
+    "create_sessionmaker",
+    "create_sqlite_writer",
+    "is_postgres",
+]
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - engine options
@@ -47,6 +54,31 @@ def create_read_engine(url: str, engine: AsyncEngine) -> AsyncEngine:
     reader = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
     event.listen(reader.sync_engine, "connect", _sqlite_connect)
     return reader
+
+
+def create_sqlite_writer(url: str) -> Engine | None:
+    """A synchronous engine on the same SQLite file, for writes run whole in one thread.
+
+    Through aiosqlite every statement costs several thread hops (cursor,
+    execute, fetch, close) plus the async adaptation: ≈ 4.7 ms of CPU for a
+    one-create transaction here, against ≈ 1.3 ms for the same SQLAlchemy Core
+    statements run in one hop on a plain ``sqlite3`` connection. Same pragmas
+    and ``BEGIN IMMEDIATE`` as :func:`create_engine`, so writers of both queue
+    on SQLite's lock. ``None`` for other databases and in-memory SQLite.
+    """
+    if not url.startswith("sqlite") or ":memory:" in url or "mode=memory" in url:
+        return None
+    engine = sa_create_engine(
+        make_url(url).set(drivername="sqlite"),
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=30,
+        # Created and used on the writer thread; disposed from the event loop's.
+        connect_args={"check_same_thread": False},
+    )
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - driver type

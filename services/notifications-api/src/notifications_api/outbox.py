@@ -20,6 +20,7 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
@@ -34,7 +35,7 @@ from notifications_api.publisher import PUBLISH_ERRORS, Publisher
 from notifications_api.settings import ApiSettings
 from qahub_contracts.events import DomainEvent, encode_event
 
-__all__ = ["OutboxDispatcher", "OutboxLag", "enqueue", "outbox_lag"]
+__all__ = ["OutboxDispatcher", "OutboxLag", "enqueue", "outbox_lag", "outbox_rows"]
 
 log = logging.getLogger("notifications_api.outbox")
 
@@ -46,8 +47,14 @@ _SETTLE_RETRY_SECONDS: Final = 0.2
 
 async def enqueue(session: AsyncSession, *events: DomainEvent) -> None:
     """Add ``events`` to the session's transaction, in order; published after commit."""
+    if events:
+        await session.execute(insert(table_of(OutboxEvent)), outbox_rows(events))
+
+
+def outbox_rows(events: Sequence[DomainEvent]) -> list[dict[str, object]]:
+    """The outbox rows of ``events``, in order (for a multi-row insert)."""
     now = utcnow()
-    rows = [
+    return [
         {
             "event_id": event.event_id,
             "user_id": event.user_id,
@@ -58,8 +65,6 @@ async def enqueue(session: AsyncSession, *events: DomainEvent) -> None:
         }
         for event in events
     ]
-    if rows:
-        await session.execute(insert(table_of(OutboxEvent)), rows)
 
 
 @dataclass(frozen=True)

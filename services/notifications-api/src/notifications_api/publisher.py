@@ -6,11 +6,14 @@ message (a ``basic.return``) is a failure, not a silent success (DESIGN §8).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import datetime
 from typing import Self
 
 import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractExchange
+from aio_pika.connection import make_url
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from qahub_contracts.broker import declare_topology
@@ -36,15 +39,20 @@ class Publisher:
         Raises:
             Any of :data:`PUBLISH_ERRORS` when the broker cannot be reached.
         """
-        connection = await aio_pika.connect(
-            url, timeout=timeout, client_properties={"connection_name": "notifications-api"}
+        # Not aio_pika.connect(): when the handshake fails it drops the half-made
+        # connection unclosed, and its __del__ cannot close it off the event loop's
+        # thread (garbage collection may run in the SQLite writer thread).
+        connection = aio_pika.Connection(
+            make_url(url), client_properties={"connection_name": "notifications-api"}
         )
         try:
+            await connection.connect(timeout=timeout)
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             await declare_topology(connection, max_age)
             exchange = await channel.get_exchange(EXCHANGE, ensure=False)
         except BaseException:
-            await connection.close()
+            with contextlib.suppress(*PUBLISH_ERRORS):
+                await asyncio.wait_for(connection.close(), timeout)
             raise
         return cls(connection, exchange)
 
