@@ -132,9 +132,11 @@ class TestLazyEntries:
         entry = log.add(IndexedEvent.from_body(3, encode_event(event)))
         assert entry is not None
         assert (entry.user_id, entry.key) == ("alice", str(event.event_id))
-        assert entry._frame is None  # nothing decoded or encoded yet
+        assert entry._live is None  # nothing decoded or encoded yet
         assert entry.frame == IndexedEvent.from_event(3, event).frame
-        assert entry.frame is entry.frame  # cached
+        assert entry.live is entry.live  # encoded once: every connection gets the same bytes
+        assert entry.live.startswith(entry.frame)
+        assert b"event: stats" in entry.live[len(entry.frame) :]
         assert entry.event_id == event.event_id
         assert entry.created_notification == event.notification.id
 

@@ -107,8 +107,8 @@ class IndexedEvent:
         "_created",
         "_event",
         "_event_id",
-        "_frame",
-        "_stats",
+        "_frame_end",
+        "_live",
         "body",
         "happened_at",
         "key",
@@ -125,8 +125,8 @@ class IndexedEvent:
         self.happened_at = happened_at
         self.body = body
         self._event: DomainEvent | None = None
-        self._frame: bytes | None = None
-        self._stats = b""
+        self._live: bytes | None = None  # the event's frame, then its stats frame
+        self._frame_end = 0
         self._event_id: UUID | None = None
         self._created: UUID | None = None
 
@@ -176,11 +176,12 @@ class IndexedEvent:
 
     @property
     def frame(self) -> bytes:
-        return self._frame if self._frame is not None else self._encode()
+        return self.live[: self._frame_end]
 
     @property
     def live(self) -> bytes:
-        return self.frame + self._stats
+        """Built once: fan-out hands the same bytes to every connection."""
+        return self._live if self._live is not None else self._encode()
 
     @property
     def event_id(self) -> UUID:
@@ -191,7 +192,7 @@ class IndexedEvent:
     @property
     def created_notification(self) -> UUID | None:
         """The id of the notification this event created, if it is a creation."""
-        if self._frame is None:
+        if self._live is None:
             self._encode()
         return self._created
 
@@ -219,7 +220,7 @@ class IndexedEvent:
         Raises:
             Unusable: the body is not a valid event.
         """
-        if self._frame is None:
+        if self._live is None:
             self._encode()
 
     def _encode(self) -> bytes:
@@ -228,9 +229,10 @@ class IndexedEvent:
         self._event_id = event.event_id
         if isinstance(event, NotificationCreated):
             self._created = event.notification.id
-        self._stats = stats_frame(event.stats)
-        self._frame = domain_event_frame(sse_id(self.offset, event.event_id), event)
-        return self._frame
+        frame = domain_event_frame(sse_id(self.offset, event.event_id), event)
+        self._frame_end = len(frame)
+        self._live = frame + stats_frame(event.stats)
+        return self._live
 
 
 @dataclass(frozen=True, slots=True)
