@@ -25,9 +25,11 @@ from pathlib import Path
 import aio_pika
 import asyncpg
 import httpx
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_result
+from wire import PostPool
 
 from qahub_contracts.auth import PUBLISH_SCOPE, mint_token
 from qahub_contracts.events import decode_event
@@ -45,36 +47,36 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 async def _post_all(base: str, count: int, concurrency: int) -> tuple[float, list[float]]:
+    """POST ``count`` creates over ``concurrency`` raw keep-alive connections (wire.PostPool:
+    no httpx on the hot path, so the client is not what is measured)."""
     token = mint_token(SECRET, "bench", scope=PUBLISH_SCOPE)
-    headers = {"Authorization": f"Bearer {token}"}
-    latencies: list[float] = []
+    port = int(base.rsplit(":", 1)[1])
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(count):
         queue.put_nowait(i)
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as http:
+    async with PostPool(port, concurrency, {"Authorization": f"Bearer {token}"}) as pool:
 
         async def worker() -> None:
             while not queue.empty():
                 i = queue.get_nowait()
-                body = {
-                    "type": "bench",
-                    "notifiableType": "user",
-                    "notifiableId": f"u{i % 100}",
-                    "data": {"i": i},
-                }
-                started = time.perf_counter()
-                response = await http.post("/api/v1/notifications", json=body)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 201:
-                    raise RuntimeError(f"POST answered {response.status_code}: {response.text}")
+                body = orjson.dumps(
+                    {
+                        "type": "bench",
+                        "notifiableType": "user",
+                        "notifiableId": f"u{i % 100}",
+                        "data": {"i": i},
+                    }
+                )
+                status, answer = await pool.post("/api/v1/notifications", body)
+                if status != 201:
+                    raise RuntimeError(f"POST answered {status}: {answer[:200]!r}")
 
         started = time.perf_counter()
         await asyncio.wait_for(
             asyncio.gather(*(worker() for _ in range(concurrency))), DEADLINE_SECONDS
         )
         elapsed = time.perf_counter() - started
-    return elapsed, latencies
+    return elapsed, pool.latencies
 
 
 async def _consume(amqp_url: str, count: int) -> list[float]:
