@@ -40,13 +40,17 @@ def create_app(settings: ApiSettings) -> FastAPI:
         engine = create_engine(settings.database_url)
         reader = create_read_engine(settings.database_url, engine)
         sessions = create_sessionmaker(engine)
+        writer = create_sqlite_writer(settings.database_url)
         dispatcher = OutboxDispatcher(
-            engine, sessions, settings, metrics, readers=create_sessionmaker(reader)
+            engine,
+            sessions,
+            settings,
+            metrics,
+            readers=create_sessionmaker(reader),
+            writer=writer,
         )
         task = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
-        batcher = CreateBatcher(
-            engine, dispatcher.wake, writer=create_sqlite_writer(settings.database_url)
-        )
+        batcher = CreateBatcher(engine, dispatcher.wake, writer=writer)
         batcher.start()
         try:
             yield State(
@@ -62,6 +66,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await batcher.stop()
             await dispatcher.stop()
             await task
+            if writer is not None:
+                await asyncio.to_thread(writer.close)
             await engine.dispose()
             if reader is not engine:
                 await reader.dispose()

@@ -22,15 +22,15 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifications_api import counters
+from notifications_api.database import SqliteWriter
 from notifications_api.errors import IdempotencyConflict
 from notifications_api.models import IdempotencyKey, Notification, OutboxEvent, table_of, utcnow
 from notifications_api.outbox import outbox_rows
@@ -58,7 +58,7 @@ class PendingCreate:
 class CreateBatcher:
     """Writes queued creates in batches, one transaction each, in arrival order.
 
-    ``writer``: a synchronous SQLite engine to use from one dedicated thread
+    ``writer``: SQLite's writer thread
     (:func:`~notifications_api.database.create_sqlite_writer`); without one,
     batches go through ``engine``.
     """
@@ -68,11 +68,10 @@ class CreateBatcher:
         engine: AsyncEngine,
         on_commit: Callable[[], None],
         *,
-        writer: Engine | None = None,
+        writer: SqliteWriter | None = None,
     ) -> None:
         self._engine = engine
         self._writer = writer
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer") if writer else None
         self._on_commit = on_commit
         self._queue: asyncio.Queue[PendingCreate] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -87,10 +86,6 @@ class CreateBatcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._thread is not None:
-            self._thread.shutdown(wait=False)
-        if self._writer is not None:
-            self._writer.dispose()
 
     async def submit(
         self, caller_id: str, request: api.CreateNotification, key: str | None, digest: str
@@ -137,16 +132,10 @@ class CreateBatcher:
         self._on_commit()
 
     async def _write(self, batch: list[PendingCreate]) -> list[api.Notification]:
-        if self._writer is None or self._thread is None:
+        if self._writer is None:
             async with self._engine.begin() as connection:
                 return await connection.run_sync(_insert, batch)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, _transaction, self._writer, batch)
-
-
-def _transaction(engine: Engine, batch: list[PendingCreate]) -> list[api.Notification]:
-    with engine.begin() as connection:
-        return _insert(connection, batch)
+        return await self._writer.run(functools.partial(_insert, batch=batch))
 
 
 def _unique_keys(batch: list[PendingCreate]) -> list[PendingCreate]:

@@ -29,6 +29,7 @@ from aio_pika.exceptions import DeliveryError, PublishError
 from sqlalchemy import Row, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from notifications_api.database import SqliteWriter
 from notifications_api.metrics import ApiMetrics
 from notifications_api.models import OutboxEvent, table_of, utcnow
 from notifications_api.publisher import PUBLISH_ERRORS, Publisher
@@ -118,10 +119,12 @@ class OutboxDispatcher:
         metrics: ApiMetrics,
         *,
         readers: async_sessionmaker[AsyncSession] | None = None,
+        writer: SqliteWriter | None = None,
     ) -> None:
         self._engine = engine
         self._sessions = sessions
         self._readers = readers or sessions
+        self._writer = writer  # SQLite: deletes share the group commit's writer thread
         self._confirmed: set[int] = set()  # confirmed, not deleted yet
         self._settler: asyncio.Task[None] | None = None
         self._settings = settings
@@ -268,8 +271,7 @@ class OutboxDispatcher:
         while self._confirmed:
             batch = list(self._confirmed)
             try:
-                async with self._sessions.begin() as session:
-                    await session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(batch)))
+                await self._delete(batch)
             except Exception as exc:  # noqa: BLE001 - rows stay; republished if we stop now
                 log.warning(
                     "deleting confirmed outbox rows failed: %s: %s", type(exc).__name__, exc
@@ -279,6 +281,14 @@ class OutboxDispatcher:
                 await asyncio.sleep(_SETTLE_RETRY_SECONDS)
                 continue
             self._confirmed.difference_update(batch)
+
+    async def _delete(self, ids: list[int]) -> None:
+        statement = delete(OutboxEvent).where(OutboxEvent.id.in_(ids))
+        if self._writer is not None:
+            await self._writer.run(lambda connection: connection.execute(statement))
+            return
+        async with self._sessions.begin() as session:
+            await session.execute(statement)
 
     async def _settled(self) -> None:
         if self._settler is not None:
