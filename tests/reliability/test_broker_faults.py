@@ -151,7 +151,9 @@ class TestRetention:
                     relay.kill()
 
     async def _trimmed_id_is_not_recovered(self, cluster: Cluster) -> None:
-        cluster.relays = [await cluster.start_relay()]
+        # The `recent` frame comes from the relay's snapshot fetch to the API (in this
+        # test process): under a loaded CI machine the default 3 s could run out.
+        cluster.relays = [await cluster.start_relay(API_TIMEOUT_SECONDS="10")]
         (tab,) = cluster.subscribers(["u1"], 1)
         tab.start()
         await eventually(lambda: _connected([tab]), timeout=20, what="the tab to connect")
