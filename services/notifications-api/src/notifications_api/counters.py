@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+import functools
+
+from sqlalchemy import Connection, Row, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from notifications_api.models import UserCounter, table_of
 from qahub_contracts.api import Stats
@@ -19,18 +22,9 @@ async def adjust(session: AsyncSession, user_id: str, *, total: int, unread: int
     One atomic upsert: concurrent writers for the same user queue on the row
     lock, so the counters stay exact and each caller sees its own result.
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(UserCounter)
-        .values(user_id=user_id, total=total, unread=unread)
-        .on_conflict_do_update(
-            index_elements=[UserCounter.user_id],
-            set_={"total": UserCounter.total + total, "unread": UserCounter.unread + unread},
-        )
-        .returning(UserCounter.total, UserCounter.unread)
-    )
-    row = (await session.execute(stmt)).one()
-    return Stats(total=row.total, unread=row.unread, read=row.total - row.unread)
+    upsert = _upsert(session.get_bind().dialect.name)
+    params = {"user_id": user_id, "total": total, "unread": unread}
+    return _stats((await session.execute(upsert, params)).one())
 
 
 def add_created(connection: Connection, counts: dict[str, int]) -> dict[str, Stats]:
@@ -43,24 +37,31 @@ def add_created(connection: Connection, counts: dict[str, int]) -> dict[str, Sta
     """
     if not counts:
         return {}
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    params = [{"user_id": u, "total": n, "unread": n} for u, n in sorted(counts.items())]
+    rows = connection.execute(_upsert(connection.dialect.name), params).all()
+    return {row.user_id: _stats(row) for row in rows}
+
+
+@functools.cache
+def _upsert(dialect: str) -> ReturningInsert[str, int, int]:
+    """``counters += (total, unread)`` per parameter set, returning the new counters.
+
+    One constant statement: SQLAlchemy compiles it once, and runs many parameter
+    sets as one multi-row statement ("insertmanyvalues").
+    """
     table = table_of(UserCounter)
-    values = insert(table)
-    # One constant statement run over many parameter sets: SQLAlchemy compiles it once
-    # and sends it as one multi-row statement ("insertmanyvalues").
-    upsert = values.on_conflict_do_update(
+    values = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return values.on_conflict_do_update(
         index_elements=[table.c.user_id],
         set_={
             "total": table.c.total + values.excluded.total,
             "unread": table.c.unread + values.excluded.unread,
         },
     ).returning(table.c.user_id, table.c.total, table.c.unread)
-    params = [{"user_id": u, "total": n, "unread": n} for u, n in sorted(counts.items())]
-    rows = connection.execute(upsert, params).all()
-    return {
-        row.user_id: Stats(total=row.total, unread=row.unread, read=row.total - row.unread)
-        for row in rows
-    }
+
+
+def _stats(row: Row[str, int, int]) -> Stats:
+    return Stats(total=row.total, unread=row.unread, read=row.total - row.unread)
 
 
 async def lock(session: AsyncSession, user_id: str) -> None:
