@@ -55,7 +55,7 @@ def create_read_engine(url: str, engine: AsyncEngine) -> AsyncEngine:
     reader sees the last commit and never waits. Elsewhere it is ``engine``.
     An in-memory SQLite database cannot be shared by two connections: same engine.
     """
-    if not url.startswith("sqlite") or ":memory:" in url or "mode=memory" in url:
+    if not _is_sqlite_file(url):
         return engine
     reader = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
     event.listen(reader.sync_engine, "connect", _sqlite_connect)
@@ -95,7 +95,7 @@ def create_sqlite_writer(url: str) -> SqliteWriter | None:
     """The :class:`SqliteWriter` of ``url``: same pragmas and ``BEGIN IMMEDIATE`` as
     :func:`create_engine`, so its writes and the async engine's queue on SQLite's
     lock. ``None`` for other databases and for in-memory SQLite."""
-    if not url.startswith("sqlite") or ":memory:" in url or "mode=memory" in url:
+    if not _is_sqlite_file(url):
         return None
     engine = sa_create_engine(
         make_url(url).set(drivername="sqlite"),
@@ -108,6 +108,11 @@ def create_sqlite_writer(url: str) -> SqliteWriter | None:
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return SqliteWriter(engine)
+
+
+def _is_sqlite_file(url: str) -> bool:
+    """A SQLite database in a file: several connections may share it (not in-memory)."""
+    return url.startswith("sqlite") and ":memory:" not in url and "mode=memory" not in url
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - driver type

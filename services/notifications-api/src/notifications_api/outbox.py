@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from aio_pika.exceptions import DeliveryError, PublishError
-from sqlalchemy import Row, delete, func, insert, select, text, update
+from sqlalchemy import Executable, Row, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from notifications_api.database import SqliteWriter
@@ -283,7 +283,10 @@ class OutboxDispatcher:
             self._confirmed.difference_update(batch)
 
     async def _delete(self, ids: list[int]) -> None:
-        statement = delete(OutboxEvent).where(OutboxEvent.id.in_(ids))
+        await self._execute(delete(OutboxEvent).where(OutboxEvent.id.in_(ids)))
+
+    async def _execute(self, statement: Executable) -> None:
+        """One write: on SQLite on the group commit's writer thread (no lock contention)."""
         if self._writer is not None:
             await self._writer.run(lambda connection: connection.execute(statement))
             return
@@ -295,12 +298,11 @@ class OutboxDispatcher:
             await self._settler
 
     async def _count_attempts(self, failed: list[int]) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id.in_(failed))
-                .values(attempts=OutboxEvent.attempts + 1)
-            )
+        await self._execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(failed))
+            .values(attempts=OutboxEvent.attempts + 1)
+        )
 
     async def _on_failure(self, exc: BaseException) -> None:
         reason = "unroutable" if isinstance(exc, PublishError) else type(exc).__name__
