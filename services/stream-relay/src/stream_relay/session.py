@@ -34,6 +34,7 @@ import orjson
 
 from qahub_contracts.api import RecentNotifications, Stats
 from stream_relay import sse
+from stream_relay.replay import sse_id
 
 if TYPE_CHECKING:
     from stream_relay.fanout import Connection, ConnectionRegistry
@@ -265,7 +266,10 @@ class StreamSession:
         if live and entry.offset <= self._horizon:
             return b""
         if self._skip_created and entry.created_notification in self._skip_created:
-            return b""
+            # Already listed in `recent`: no event, but an id-only frame, so the client's
+            # Last-Event-ID still advances (WHATWG: the id is kept, nothing is dispatched)
+            # and a reconnect replays from here instead of answering recovered: false.
+            return sse.encode_frame(id=sse_id(entry.offset, entry.event_id))
         if self._seen is None:
             self._seen = _SeenIds(_SEEN_LIMIT)
         if not self._seen.add(entry.event_id):
