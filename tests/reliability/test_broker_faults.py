@@ -157,19 +157,54 @@ class TestRetention:
         (tab,) = cluster.subscribers(["u1"], 1)
         tab.start()
         await eventually(lambda: _connected([tab]), timeout=20, what="the tab to connect")
+        written = 0
         async with httpx.AsyncClient(base_url=cluster.api_url, timeout=10) as http:
-            await cluster.write(http, "u1", "old")
+            assert await cluster.write(http, "u1", "old")
+            written += 1
             await eventually(lambda: _received(tab), timeout=20, what="the first event")
             await tab.stop()
             old_id = tab.last_id
-            await asyncio.sleep(3)
-            for i in range(40):  # roll segments so retention runs
-                await cluster.write(http, "u1", f"new-{i}-" + "x" * 200)
+            old_offset = int(old_id.split("-")[0])
+            # Another user's events close the old one's segment; once it is older than
+            # the max age, the next segment roll deletes it (RabbitMQ decides when).
+            for i in range(10):
+                assert await cluster.write(http, "u2", f"filler-{i}-" + "x" * 200)
+            await asyncio.sleep(2.5)
+
+            async def trimmed() -> bool:
+                nonlocal written
+                for i in range(5):  # roll segments so retention runs
+                    assert await cluster.write(http, "u1", f"new-{written}-{i}-" + "x" * 200)
+                written += 5
+                first = await _first_offset(cluster.rabbitmq_url)
+                return first is not None and first > old_offset
+
+            await eventually(trimmed, timeout=30, what="retention to trim the old event")
         await cluster.restart(cluster.relays[0])  # its index is rebuilt from the trimmed log
         frames = await _connect(cluster.relay_urls[0], "u1", old_id)
         assert [f.event for f in frames[:3]] == ["connected", "stats", "recent"]
         assert json.loads(frames[0].data)["recovered"] is False
-        assert json.loads(frames[1].data)["total"] == 41
+        assert json.loads(frames[1].data)["total"] == written
+
+
+async def _first_offset(rabbitmq_url: str) -> int | None:
+    """The offset of the event log's first retained message (``None``: nothing within 5 s)."""
+    connection = await aio_pika.connect(rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=1)
+        queue = await channel.get_queue(EVENT_LOG_QUEUE, ensure=False)
+        first: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            if not first.done():
+                first.set_result(int(message.headers["x-stream-offset"]))  # type: ignore[arg-type]
+
+        await queue.consume(on_message, arguments={"x-stream-offset": "first"})
+        try:
+            return await asyncio.wait_for(first, 5)
+        except TimeoutError:
+            return None
 
 
 async def _received(tab) -> bool:

@@ -246,15 +246,12 @@ class StreamSubscription:
 
     ``on_delivery`` is called synchronously for every message, in delivery
     order; acknowledge with :meth:`ack`. The queue is declared passively just
-    before consuming (:attr:`message_count`). :attr:`lost` completes (with
+    before consuming (a missing queue fails the open). :attr:`lost` completes (with
     :class:`SubscriptionLost`) when the broker or the network ends it.
     """
 
-    def __init__(self, protocol: _Protocol, heartbeat_seconds: int, message_count: int) -> None:
+    def __init__(self, protocol: _Protocol, heartbeat_seconds: int) -> None:
         self._protocol = protocol
-        self.message_count = message_count
-        """The queue's message count just before consuming; for a stream (RabbitMQ 3.10)
-        the span of its offsets, first to last committed, gaps included."""
         self._heartbeat = heartbeat_seconds
         self._watchdog: asyncio.Task[None] | None = None
         if heartbeat_seconds:
@@ -297,13 +294,13 @@ class StreamSubscription:
                 qos = commands.Basic.Qos(prefetch_count=prefetch)
                 await protocol.call(qos, commands.Basic.QosOk)
                 declare = commands.Queue.Declare(queue=queue, passive=True)
-                declared = await protocol.call(declare, commands.Queue.DeclareOk)
+                await protocol.call(declare, commands.Queue.DeclareOk)
                 consume = commands.Basic.Consume(queue=queue, arguments=arguments)
                 await protocol.call(consume, commands.Basic.ConsumeOk)
             except BaseException:
                 protocol.close()
                 raise
-        return cls(protocol, beat, declared.message_count or 0)
+        return cls(protocol, beat)
 
     @staticmethod
     async def _handshake(protocol: _Protocol, address: URL, name: str) -> int:

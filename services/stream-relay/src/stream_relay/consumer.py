@@ -30,7 +30,7 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -50,7 +50,7 @@ log = logging.getLogger("stream_relay.consumer")
 _MAX_PARKED: Final = 100
 _IDLE_CAUGHT_UP_SECONDS: Final = 0.3  # idle this long with the log's head reached (or unknown)
 _IDLE_GIVE_UP_SECONDS: Final = 3.0  # idle this long: caught up even short of the expected head
-_HEAD_SLACK: Final = 64  # offsets without a delivery (stream bookkeeping) may end the log
+_HEAD_PROBE_SECONDS: Final = 0.5  # an empty log never answers the probe for its head
 _RECENT_SECONDS: Final = 1.0  # an event this fresh means the consumer is at the log's head
 _TICK_SECONDS: Final = 0.1
 
@@ -81,11 +81,37 @@ def _fingerprint(message: _Message) -> str:
     return message.message_id or hashlib.sha256(message.body).hexdigest()
 
 
-def _offset(message: _Message) -> int:
-    value = message.headers.get("x-stream-offset")
+def _offset(headers: Mapping[str, object]) -> int:
+    value = headers.get("x-stream-offset")
     if not isinstance(value, int):
         raise TypeError("a stream delivery without an integer x-stream-offset header")
     return value
+
+
+async def _log_head(connection: aio_pika.abc.AbstractConnection) -> int | None:
+    """The first offset of the log's last chunk: reading up to it is reading the log.
+
+    Asked by consuming from ``last`` (a queue's message count is no measure: RabbitMQ
+    3.10 updates it for a stream only every few seconds, so it reads 0 right after
+    a burst). ``None`` when nothing arrives in time: the log is empty (or the broker
+    slow, and the idle rule decides).
+    """
+    channel = await connection.channel()
+    try:
+        await channel.set_qos(prefetch_count=1)
+        queue = await channel.get_queue(EVENT_LOG_QUEUE, ensure=False)
+        head: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def first_delivery(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            if not head.done():
+                head.set_result(_offset(message.headers))
+
+        await queue.consume(first_delivery, arguments={"x-stream-offset": "last"})
+        with contextlib.suppress(TimeoutError):
+            return await asyncio.wait_for(head, _HEAD_PROBE_SECONDS)
+        return None
+    finally:
+        await channel.close()  # the probe's unacked delivery goes with it (never a nack)
 
 
 class _BatchedAcks:
@@ -145,8 +171,7 @@ class StreamConsumer:
         self._last_delivery = 0.0
         self._task: asyncio.Task[None] | None = None
         self._acks = _BatchedAcks(every=max(1, prefetch // 4))
-        self._span = 0  # offsets in the log when subscribing from "first"
-        self._head: int | None = None  # the log's last offset then (minus a slack), once known
+        self._head: int | None = None  # the log's last chunk when subscribing from "first"
         self.caught_up = asyncio.Event()
         self.subscribed = False
         self.lag_seconds = 0.0
@@ -211,15 +236,16 @@ class StreamConsumer:
         )
         try:
             await declare_topology(connection, self._max_age)
+            head = await _log_head(connection) if self._last is None else None
         finally:
             await connection.close()
-        subscription = await self._subscribe()
+        subscription = await self._subscribe(head)
         try:
             await self._follow(subscription)
         finally:
             await subscription.close()
 
-    async def _subscribe(self) -> StreamSubscription:
+    async def _subscribe(self, head: int | None) -> StreamSubscription:
         self._expect = self._last
         self._acks = _BatchedAcks(every=max(1, self._prefetch // 4))  # tags are per channel
         offset: int | str = self._last[0] if self._last else "first"
@@ -235,7 +261,7 @@ class StreamConsumer:
         )
         self._acks.send = subscription.ack
         if offset == "first":
-            self._span, self._head = subscription.message_count, None
+            self._head = head
         self.subscribed = True
         self._metrics.consumer_up.set(1)
         log.info("subscribed to %s at offset %s", EVENT_LOG_QUEUE, offset)
@@ -250,11 +276,11 @@ class StreamConsumer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._restart.wait(), _TICK_SECONDS)
             idle = time.monotonic() - self._last_delivery
-            if not self.caught_up.is_set() and idle >= _IDLE_CAUGHT_UP_SECONDS:
-                head_known = self._span > 0 or self._head is not None
-                if not head_known or idle >= _IDLE_GIVE_UP_SECONDS:
-                    log.info("event log caught up at offset %s (idle)", self.last_offset)
-                    self.caught_up.set()
+            # Idle with the head unknown (an empty log), or idle for long short of it.
+            wait = _IDLE_CAUGHT_UP_SECONDS if self._head is None else _IDLE_GIVE_UP_SECONDS
+            if not self.caught_up.is_set() and idle >= wait:
+                log.info("event log caught up at offset %s (idle)", self.last_offset)
+                self.caught_up.set()
         self._metrics.consumer_restarts.labels(cause="discontinuity").inc()
 
     def _on_message(self, message: _Message) -> None:
@@ -270,7 +296,7 @@ class StreamConsumer:
     def _handle(self, message: _Message) -> None:
         if self._restart.is_set():
             return
-        offset = _offset(message)
+        offset = _offset(message.headers)
         fingerprint = _fingerprint(message)
         if self._expect is not None:
             expected, self._expect = self._expect, None
@@ -281,11 +307,6 @@ class StreamConsumer:
         if self._last is not None and offset <= self._last[0]:
             return
         self._last = (offset, fingerprint)
-        if self._span:  # the first delivery from "first": the head is that many offsets on
-            # The slack is for bookkeeping offsets at the end of a long log; on a short
-            # one it would declare the head reached before the last events are read.
-            slack = min(_HEAD_SLACK, self._span // 100)
-            self._head, self._span = offset + self._span - 1 - slack, 0
         if self._head is not None and offset >= self._head and not self.caught_up.is_set():
             log.info("event log caught up at offset %s (its head when subscribing)", offset)
             self.caught_up.set()
