@@ -19,8 +19,11 @@ SCREENSHOT = ROOT / "docs" / "demo.png"
 
 
 async def open_inbox(page: Page, url: str) -> None:
+    """Open the page and wait until its list is loaded (the API's page and the stream's
+    snapshot): a notification created after that is news to the page."""
     await page.goto(url)
     await expect(page.locator("#state")).to_have_attribute("data-state", "connected")
+    await expect(page.locator("#list")).to_have_attribute("aria-busy", "false")
 
 
 class TestLiveList:
