@@ -73,6 +73,51 @@ class TestRegistry:
             registry.open("alice")
 
 
+class TestSink:
+    """A live stream's sink takes events synchronously while nothing is queued."""
+
+    def test_an_accepting_sink_gets_the_event_and_nothing_is_queued(self):
+        registry = ConnectionRegistry(max_per_user=5, max_queued=10)
+        connection = registry.open("alice")
+        written = []
+        connection.attach(lambda entry: written.append(entry) or True)
+        batch = entries("alice", 2)
+        for entry in batch:
+            registry.publish(entry)
+        assert written == batch
+        assert connection.drain() == []
+
+    def test_once_an_event_is_queued_later_ones_queue_behind_it(self):
+        """Order: a sink that declined once is not used until the writer drained."""
+        registry = ConnectionRegistry(max_per_user=5, max_queued=10)
+        connection = registry.open("alice")
+        ready, written = [False], []
+        connection.attach(lambda entry: ready[0] and (written.append(entry) or True))
+        first, second, third = entries("alice", 3)
+        registry.publish(first)
+        ready[0] = True
+        registry.publish(second)
+        assert written == []
+        assert connection.drain() == [first, second]
+        registry.publish(third)
+        assert written == [third]
+
+    def test_a_failing_sink_is_detached_and_the_event_queued(self, caplog):
+        registry = ConnectionRegistry(max_per_user=5, max_queued=10)
+        broken, healthy = registry.open("alice"), registry.open("alice")
+
+        def fail(entry):
+            raise RuntimeError("bug")
+
+        broken.attach(fail)
+        first, second = entries("alice", 2)
+        assert registry.publish(first) == 2
+        registry.publish(second)
+        assert broken.drain() == [first, second]
+        assert healthy.drain() == [first, second]
+        assert "direct write failed" in caplog.text
+
+
 class TestConnectionWait:
     async def test_wait_returns_when_an_event_is_queued(self):
         registry = ConnectionRegistry(max_per_user=5, max_queued=10)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from stream_relay import sse_response
+
 
 class TestConnect:
     """Connect sequence, headers and live delivery."""
@@ -136,6 +138,29 @@ class TestFanOut:
         for tab in tabs:
             frame = (await tab.until("notification"))[-1]
             assert json.loads(frame.data)["id"] == str(created.notification.id)
+
+    async def test_live_events_are_written_straight_to_the_socket_in_order(
+        self, start_relay, open_stream, publisher, events, token, monkeypatch
+    ):
+        """Under uvicorn the fan-out writes live frames itself (no wake-up per event)."""
+        direct: list[bytes] = []
+        write = sse_response.TransportWriter.write
+        monkeypatch.setattr(
+            sse_response.TransportWriter,
+            "write",
+            lambda self, chunk: (direct.append(chunk), write(self, chunk))[1],
+        )
+        relay = await start_relay()
+        stream = await open_stream(relay.base_url, token("alice"))
+        await _connected(stream)
+        created = [events.created("alice", f"n{i}") for i in range(20)]
+        for event in created:
+            await publisher.publish(event)
+        frames = [f for f in await stream.take(40) if f.event == "notification"]
+        assert [json.loads(f.data)["id"] for f in frames] == [
+            str(e.notification.id) for e in created
+        ]
+        assert direct, "no frame took the direct path"
 
     async def test_users_only_receive_their_own_events(
         self, start_relay, open_stream, publisher, events, token

@@ -5,6 +5,10 @@ Guarantees:
   frames) and handed to every connection of its user, never to another user's;
 - a connection's queue is bounded: when it would overflow, the connection is
   closed (reason ``slow``) instead of growing memory or blocking the consumer;
+- a connection whose writer has attached a *sink* (a live stream whose socket
+  takes writes now) gets each event handed to the sink synchronously, without
+  waking its writer; whenever something is queued, or the sink declines, events
+  are queued and the writer delivers them in order;
 - at most ``max_per_user`` connections per user; the next is refused with
   :class:`TooManyStreams`.
 """
@@ -12,16 +16,23 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 
 from stream_relay.replay import IndexedEvent
 
-__all__ = ["Connection", "ConnectionRegistry", "TooManyStreams"]
+__all__ = ["Connection", "ConnectionRegistry", "Sink", "TooManyStreams"]
+
+log = logging.getLogger("stream_relay.fanout")
 
 
 class TooManyStreams(Exception):
     """The user already has the maximum number of open streams."""
+
+
+Sink = Callable[[IndexedEvent], bool]
+"""Writes one event to the client now; ``False`` when it cannot (the event is queued)."""
 
 
 class Connection:
@@ -36,6 +47,7 @@ class Connection:
         "_loop",
         "_max_queued",
         "_queue",
+        "_sink",
         "_waiter",
         "client_id",
         "closed_reason",
@@ -49,12 +61,27 @@ class Connection:
         self._queue: list[IndexedEvent] = []
         self._waiter: asyncio.Future[bool] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sink: Sink | None = None
         self.closed_reason: str | None = None
 
+    def attach(self, sink: Sink | None) -> None:
+        """Hand later events to ``sink`` while nothing is queued (``None``: always queue)."""
+        self._sink = sink
+
     def offer(self, entry: IndexedEvent) -> bool:
-        """Queue ``entry``; ``False`` (and the connection closes as ``slow``) on overflow."""
+        """Write ``entry`` through the sink, or queue it; ``False`` (and the connection
+        closes as ``slow``) when the queue would overflow."""
         if self.closed_reason is not None:
             return False
+        if self._sink is not None and not self._queue:
+            try:
+                if self._sink(entry):
+                    return True
+            except Exception:  # a bug in one stream must not cost the others the event
+                log.exception(
+                    "direct write failed; client %s is served by its writer", self.client_id
+                )
+                self._sink = None
         if len(self._queue) >= self._max_queued:
             self.close("slow")
             return False

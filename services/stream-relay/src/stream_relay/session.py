@@ -17,6 +17,11 @@ Guarantees, in frame order:
 :meth:`StreamSession.run` hands each chunk of frames to a ``write`` callable
 (:mod:`stream_relay.sse_response` writes it to the ASGI ``send``); an idle
 session is one suspended coroutine waiting on its connection's one future.
+Given a ``direct`` writer as well, a live session attaches a sink to its
+connection: the fan-out then writes each event's frames synchronously (no
+wake-up of the coroutine, which only beats the heartbeat), except while a
+``write`` is in flight or the direct writer is not ready: those events queue
+and the coroutine writes them, in order.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
     from stream_relay.replay import IndexedEvent, Replay, ReplayIndex
     from stream_relay.security import Caller
     from stream_relay.snapshot import SnapshotClient
+    from stream_relay.sse_response import TransportWriter
 
 __all__ = ["SessionConfig", "StreamSession", "Write"]
 
@@ -96,14 +102,17 @@ class StreamSession:
         "_config",
         "_connection",
         "_delivered",
+        "_direct",
         "_hand_over",
         "_horizon",
+        "_last_write",
         "_metrics",
         "_recovered",
         "_registry",
         "_seen",
         "_skip_created",
         "_snapshots",
+        "_writing",
     )
 
     def __init__(
@@ -129,6 +138,9 @@ class StreamSession:
         self._seen: _SeenIds | None = None  # made on the first event: idle streams stay small
         self._skip_created: frozenset[UUID] = frozenset()
         self._delivered = 0
+        self._direct: TransportWriter | None = None
+        self._writing = False  # a `write` is in flight: the sink must not overtake it
+        self._last_write = 0.0
 
     @classmethod
     def open(
@@ -173,15 +185,17 @@ class StreamSession:
         """End the stream from outside (the client went away): :meth:`run` returns."""
         self._connection.close(reason)
 
-    async def run(self, write: Write) -> None:
+    async def run(self, write: Write, direct: TransportWriter | None = None) -> None:
         """Write every frame of the stream, in the order the module docstring promises,
         until the stream ends; the connection is released on the way out."""
         started = time.monotonic()
+        self._direct = direct
         try:
             await write(self._connected())
             await write(await self._initial())
             await self._live(write)
         finally:
+            self._connection.attach(None)
             self._registry.release(self._connection)
             log.info(
                 "stream closed client=%s user=%s recovered=%s delivered=%d reason=%s after %.1fs",
@@ -233,25 +247,48 @@ class StreamSession:
         connection = self._connection
         principal = self._caller.principal
         heartbeat = self._config.heartbeat_seconds
-        last_write = time.monotonic()
+        self._last_write = time.monotonic()
+        if self._direct is not None:
+            connection.attach(self._sink)
         while True:
             left = principal.seconds_left()
             if left <= 0:
                 connection.close("token expired")
             if connection.closed_reason is not None:
                 return
-            due = heartbeat - (time.monotonic() - last_write)
+            due = heartbeat - (time.monotonic() - self._last_write)
             timed_out = await connection.wait(max(0.0, min(due, left)))
             queued = connection.drain()
             chunk = self._chunk(queued, live=True) if queued else b""
             # A timer may fire a hair before the clock says the interval is over: a
             # timed-out wait for the heartbeat (not for the expiry) means it is due.
-            beat_due = (timed_out and due <= left) or time.monotonic() - last_write >= heartbeat
+            since = time.monotonic() - self._last_write
+            beat_due = (timed_out and due <= left) or since >= heartbeat
             if not chunk and beat_due:
                 chunk = sse.HEARTBEAT
             if chunk:
-                await write(chunk)
-                last_write = time.monotonic()
+                self._writing = True
+                try:
+                    await write(chunk)
+                finally:
+                    self._writing = False
+                self._last_write = time.monotonic()
+
+    def _sink(self, entry: IndexedEvent) -> bool:
+        """The fan-out's synchronous path (see the module docstring); ``False``: queue it."""
+        direct = self._direct
+        if (
+            direct is None
+            or self._writing
+            or not direct.ready()
+            or self._caller.principal.seconds_left() <= 0
+        ):
+            return False
+        chunk = self._chunk((entry,), live=True)
+        if chunk:
+            direct.write(chunk)
+            self._last_write = time.monotonic()
+        return True
 
     def _chunk(self, entries: Iterable[IndexedEvent], *, live: bool) -> bytes:
         """The frames of ``entries`` as one chunk (one write), counted once."""

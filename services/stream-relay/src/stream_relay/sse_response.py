@@ -7,19 +7,28 @@ Guarantees:
 - the session is told when the client goes away (``http.disconnect``), by one
   small waiter task per stream; it needs no task group and no per-stream queue;
 - the response is completed (final empty body) when the session ends, so a
-  client sees a clean end of stream and reconnects.
+  client sees a clean end of stream and reconnects;
+- under uvicorn's httptools protocol with chunked encoding (every HTTP/1.1
+  client), live events are also written synchronously by
+  :class:`TransportWriter`, straight onto the socket's transport, in the same
+  chunk framing uvicorn's ``send`` uses; whenever the transport is paused
+  (the client reads slowly) or closing, it declines and the session falls
+  back to ``send`` (which waits for the buffer to drain). Any other server
+  or protocol gets ``send`` only.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Final
+from typing import Any, Final
 
 from starlette.types import Receive, Send
 
 from stream_relay.session import StreamSession
 
-__all__ = ["STREAM_HEADERS", "serve_sse"]
+__all__ = ["STREAM_HEADERS", "TransportWriter", "serve_sse"]
+
+_HTTPTOOLS_CYCLE: Final = "uvicorn.protocols.http.httptools_impl"
 
 STREAM_HEADERS: Final = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -44,7 +53,7 @@ async def serve_sse(session: StreamSession, receive: Receive, send: Send) -> Non
     gone = asyncio.ensure_future(_until_disconnect(receive))
     gone.add_done_callback(client_gone)
     try:
-        await session.run(write)
+        await session.run(write, TransportWriter.of(send))
     finally:
         gone.cancel()
     await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -53,3 +62,39 @@ async def serve_sse(session: StreamSession, receive: Receive, send: Send) -> Non
 async def _until_disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+class TransportWriter:
+    """Synchronous body writes onto the transport behind uvicorn's httptools ``send``.
+
+    Only for a started, chunked, unfinished response whose client is connected
+    and reading (:meth:`ready`); the chunk framing is uvicorn's own.
+    """
+
+    __slots__ = ("_cycle",)
+
+    def __init__(self, cycle: Any) -> None:  # noqa: ANN401 - uvicorn's RequestResponseCycle
+        self._cycle = cycle
+
+    @classmethod
+    def of(cls, send: Send) -> TransportWriter | None:
+        """A writer for the response ``send`` belongs to; ``None`` for any other server."""
+        cycle = getattr(send, "__self__", None)
+        if type(cycle).__module__ != _HTTPTOOLS_CYCLE or not hasattr(cycle, "transport"):
+            return None
+        return cls(cycle)
+
+    def ready(self) -> bool:
+        """Whether a write now goes out as ``send`` would, without waiting."""
+        cycle = self._cycle
+        return bool(
+            cycle.chunked_encoding
+            and cycle.response_started
+            and not cycle.response_complete
+            and not cycle.disconnected
+            and not cycle.flow.write_paused
+        )
+
+    def write(self, chunk: bytes) -> None:
+        """One body chunk (call :meth:`ready` first)."""
+        self._cycle.transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
