@@ -1,8 +1,9 @@
 """The parts of one running relay, born together in the lifespan and closed together.
 
 Start-up order: metrics, index, registry, HTTP client, consumer (which starts
-reading the log in the background). Shutdown is the reverse, and first ends
-every open stream so clients reconnect to another instance.
+reading the log in the background), the shared heartbeat timer. Shutdown is
+the reverse, and first ends every open stream so clients reconnect to another
+instance.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import httpx
 from qahub_contracts.auth import TokenVerifier
 from stream_relay.consumer import StreamConsumer
 from stream_relay.fanout import ConnectionRegistry
+from stream_relay.heartbeat import Heartbeats
 from stream_relay.metrics import RelayMetrics
 from stream_relay.replay import ReplayIndex
 from stream_relay.session import SessionConfig
@@ -72,6 +74,7 @@ async def running_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
         registry=registry,
         metrics=metrics,
     )
+    heartbeats = Heartbeats(settings.sse_heartbeat_seconds)
     timeout = httpx.Timeout(settings.api_timeout_seconds)
     async with httpx.AsyncClient(base_url=settings.notifications_api_url, timeout=timeout) as http:
         relay = Relay(
@@ -82,11 +85,15 @@ async def running_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
             registry=registry,
             consumer=consumer,
             snapshots=SnapshotClient(http),
-            session_config=SessionConfig(settings.sse_heartbeat_seconds, settings.sse_retry_ms),
+            session_config=SessionConfig(
+                settings.sse_heartbeat_seconds, settings.sse_retry_ms, heartbeats
+            ),
         )
         consumer.start()
+        heartbeats.start()
         try:
             yield relay
         finally:
             relay.stop_streams()
+            await heartbeats.stop()
             await consumer.stop()

@@ -19,9 +19,11 @@ Guarantees, in frame order:
 session is one suspended coroutine waiting on its connection's one future.
 Given a ``direct`` writer as well, a live session attaches a sink to its
 connection: the fan-out then writes each event's frames synchronously (no
-wake-up of the coroutine, which only beats the heartbeat), except while a
-``write`` is in flight or the direct writer is not ready: those events queue
-and the coroutine writes them, in order.
+wake-up of the coroutine), except while a ``write`` is in flight or the direct
+writer is not ready: those events queue and the coroutine writes them, in
+order. Such a session's heartbeat comes from the relay's shared timer
+(:mod:`stream_relay.heartbeat`); its coroutine sleeps until an event is queued,
+the stream is closed or the token expires.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from stream_relay.replay import sse_id
 
 if TYPE_CHECKING:
     from stream_relay.fanout import Connection, ConnectionRegistry
+    from stream_relay.heartbeat import Heartbeats
     from stream_relay.metrics import RelayMetrics
     from stream_relay.replay import IndexedEvent, Replay, ReplayIndex
     from stream_relay.security import Caller
@@ -64,6 +67,7 @@ class SessionConfig:
 
     heartbeat_seconds: float
     retry_ms: int
+    heartbeats: Heartbeats | None = None  # the shared timer for directly written streams
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,25 +249,40 @@ class StreamSession:
 
     async def _live(self, write: Write) -> None:
         connection = self._connection
-        principal = self._caller.principal
-        heartbeat = self._config.heartbeat_seconds
         self._last_write = time.monotonic()
+        beats = self._config.heartbeats if self._direct is not None else None
         if self._direct is not None:
             connection.attach(self._sink)
+        if beats is not None:
+            beats.add(self)
+        try:
+            await self._live_loop(write, own_heartbeat=beats is None)
+        finally:
+            if beats is not None:
+                beats.discard(self)
+
+    async def _live_loop(self, write: Write, *, own_heartbeat: bool) -> None:
+        connection = self._connection
+        principal = self._caller.principal
+        heartbeat = self._config.heartbeat_seconds
         while True:
             left = principal.seconds_left()
             if left <= 0:
                 connection.close("token expired")
             if connection.closed_reason is not None:
                 return
-            due = heartbeat - (time.monotonic() - self._last_write)
-            timed_out = await connection.wait(max(0.0, min(due, left)))
+            if not own_heartbeat:
+                await connection.wait(left)  # the shared timer beats (see beat)
+                beat_due = False
+            else:
+                due = heartbeat - (time.monotonic() - self._last_write)
+                timed_out = await connection.wait(max(0.0, min(due, left)))
+                # A timer may fire a hair before the clock says the interval is over:
+                # a timed-out wait for the heartbeat (not the expiry) means it is due.
+                since = time.monotonic() - self._last_write
+                beat_due = (timed_out and due <= left) or since >= heartbeat
             queued = connection.drain()
             chunk = self._chunk(queued, live=True) if queued else b""
-            # A timer may fire a hair before the clock says the interval is over: a
-            # timed-out wait for the heartbeat (not for the expiry) means it is due.
-            since = time.monotonic() - self._last_write
-            beat_due = (timed_out and due <= left) or since >= heartbeat
             if not chunk and beat_due:
                 chunk = sse.HEARTBEAT
             if chunk:
@@ -273,6 +292,19 @@ class StreamSession:
                 finally:
                     self._writing = False
                 self._last_write = time.monotonic()
+
+    def beat(self, now: float) -> None:
+        """The shared timer's call: a heartbeat if nothing was written for the interval.
+
+        Skipped while a write is in flight or the client is not reading (bytes are
+        pending then anyway); a closed connection is its coroutine's to end.
+        """
+        direct = self._direct
+        if now - self._last_write < self._config.heartbeat_seconds or direct is None:
+            return
+        if not self._writing and direct.ready():
+            direct.write(sse.HEARTBEAT)
+            self._last_write = now
 
     def _sink(self, entry: IndexedEvent) -> bool:
         """The fan-out's synchronous path (see the module docstring); ``False``: queue it."""
