@@ -9,7 +9,11 @@ event arrives once and that the stream was recovered (no ``recent``).
 Part 2 (ours only): ``--log-events`` events are published straight to the
 exchange (as the API's outbox would), then a fresh relay starts; time from
 process start until ``/readyz`` (subscribed and caught up: the index is built),
-and its RSS. Use ``--log-events 1000000`` for the issue's figure.
+and its RSS. The relay runs with ``RELAY_STATE_DIR``: the first start reads
+the log from RabbitMQ (``cold``); then it is restarted after a SIGTERM
+(``restart``) and after a SIGKILL (``crash``), rebuilding its index from its
+local copy and reading only the tail from RabbitMQ. Use ``--log-events
+1000000`` for the issue's figure.
 
     uv run python bench/replay.py [--missed 1000] [--repeat 5] [--log-events 20000]
 """
@@ -146,15 +150,28 @@ async def fill_log(amqp_url: str, events: int, users: int) -> float:
 
 async def startup(args: argparse.Namespace) -> dict[str, Any]:
     async with Stack("startup", relay=False) as stack:
+        stack.relay_env["RELAY_STATE_DIR"] = str(stack.tmp / "relay-state")
         fill_s = await fill_log(stack.amqp_url, args.log_events, args.log_users)
         progress(f"log: {args.log_events} events in {fill_s:.1f}s; starting the relay")
         relay = await stack.start_relay()
-        rss = proc_rss(relay.pid)
+        cold_s, rss = stack.relay_ready_s or float("nan"), proc_rss(relay.pid)
+        progress(f"cold start {cold_s:.1f}s; restarting after SIGTERM")
+        relay = await stack.start_relay()  # stops the running one with SIGTERM first
+        restart_s = stack.relay_ready_s or float("nan")
+        progress(f"restart {restart_s:.1f}s; restarting after SIGKILL")
+        relay.proc.kill()
+        relay.proc.wait(10)
+        await stack.start_relay()
+        crash_s = stack.relay_ready_s or float("nan")
     return {
         "log_events": args.log_events,
         "log_users": args.log_users,
         "fill_s": round(fill_s, 2),
-        "relay_ready_s": round(stack.relay_ready_s or float("nan"), 3),
+        "relay_ready_s": {
+            "cold": round(cold_s, 3),
+            "restart": round(restart_s, 3),
+            "crash": round(crash_s, 3),
+        },
         "relay_rss_mb": round(rss / 2**20, 1),
     }
 

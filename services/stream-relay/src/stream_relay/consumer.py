@@ -40,6 +40,7 @@ from qahub_contracts.broker import declare_topology
 from qahub_contracts.topology import EVENT_LOG_QUEUE
 from stream_relay.amqp_stream import StreamSubscription, SubscriptionLost
 from stream_relay.fanout import ConnectionRegistry
+from stream_relay.local_log import LocalLog
 from stream_relay.metrics import RelayMetrics
 from stream_relay.replay import IndexedEvent, ReplayIndex, Unusable
 
@@ -50,7 +51,9 @@ log = logging.getLogger("stream_relay.consumer")
 _MAX_PARKED: Final = 100
 _IDLE_CAUGHT_UP_SECONDS: Final = 0.3  # idle this long with the log's head reached (or unknown)
 _IDLE_GIVE_UP_SECONDS: Final = 3.0  # idle this long: caught up even short of the expected head
-_HEAD_PROBE_SECONDS: Final = 0.5  # an empty log never answers the probe for its head
+_END_PROBE_SECONDS: Final = 0.5  # an empty log never answers the probe for its end
+_END_PROBE_PAUSE: Final = 0.1  # deliveries from "last" paused this long: that was the end
+_END_PROBE_PREFETCH: Final = 1000
 _RECENT_SECONDS: Final = 1.0  # an event this fresh means the consumer is at the log's head
 _TICK_SECONDS: Final = 0.1
 
@@ -88,30 +91,41 @@ def _offset(headers: Mapping[str, object]) -> int:
     return value
 
 
-async def _log_head(connection: aio_pika.abc.AbstractConnection) -> int | None:
-    """The first offset of the log's last chunk: reading up to it is reading the log.
+async def _log_end(connection: aio_pika.abc.AbstractConnection) -> int | None:
+    """The offset of the log's last message now; ``None`` when the log is empty.
 
-    Asked by consuming from ``last`` (a queue's message count is no measure: RabbitMQ
-    3.10 updates it for a stream only every few seconds, so it reads 0 right after
-    a burst). ``None`` when nothing arrives in time: the log is empty (or the broker
-    slow, and the idle rule decides).
+    Read by consuming from ``last`` (the log's last chunk) until deliveries pause
+    for 0.1 s. A queue's message count is no measure: RabbitMQ 3.10 updates it for
+    a stream only every few seconds, so it reads 0 right after a burst. An empty
+    log answers nothing (``None`` after 0.5 s; a slow broker looks the same, and
+    then the consumer's idle rule decides when it is caught up).
     """
     channel = await connection.channel()
     try:
-        await channel.set_qos(prefetch_count=1)
+        await channel.set_qos(prefetch_count=_END_PROBE_PREFETCH)
         queue = await channel.get_queue(EVENT_LOG_QUEUE, ensure=False)
-        head: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        end, end_at = -1, 0.0  # the latest delivery's offset, and when it came
 
-        async def first_delivery(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            if not head.done():
-                head.set_result(_offset(message.headers))
+        async def on_delivery(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            nonlocal end, end_at
+            end, end_at = _offset(message.headers), time.monotonic()
+            await message.ack()  # never a nack (it would close the connection)
+            if not first.done():
+                first.set_result(None)
 
-        await queue.consume(first_delivery, arguments={"x-stream-offset": "last"})
-        with contextlib.suppress(TimeoutError):
-            return await asyncio.wait_for(head, _HEAD_PROBE_SECONDS)
-        return None
+        await queue.consume(on_delivery, arguments={"x-stream-offset": "last"})
+        try:
+            await asyncio.wait_for(first, _END_PROBE_SECONDS)
+        except TimeoutError:
+            return None
+        deadline = time.monotonic() + _END_PROBE_SECONDS
+        # The condition is a pause in deliveries, so it is measured on the clock.
+        while time.monotonic() - end_at < _END_PROBE_PAUSE and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(_END_PROBE_PAUSE / 4)
+        return end
     finally:
-        await channel.close()  # the probe's unacked delivery goes with it (never a nack)
+        await channel.close()
 
 
 class _BatchedAcks:
@@ -156,9 +170,12 @@ class StreamConsumer:
         index: ReplayIndex,
         registry: ConnectionRegistry,
         metrics: RelayMetrics,
+        local_log: LocalLog | None = None,
         max_backoff: float = 5.0,
     ) -> None:
         self._url = url
+        self._local = local_log  # RELAY_STATE_DIR: loaded before the first subscription
+        self._loaded = local_log is None
         self._max_age = max_age
         self._prefetch = prefetch
         self._index = index
@@ -171,7 +188,7 @@ class StreamConsumer:
         self._last_delivery = 0.0
         self._task: asyncio.Task[None] | None = None
         self._acks = _BatchedAcks(every=max(1, prefetch // 4))
-        self._head: int | None = None  # the log's last chunk when subscribing from "first"
+        self._head: int | None = None  # the log's last offset when subscribing, until caught up
         self.caught_up = asyncio.Event()
         self.subscribed = False
         self.lag_seconds = 0.0
@@ -205,12 +222,14 @@ class StreamConsumer:
         self._task = asyncio.create_task(self._run(), name="stream-relay-consumer")
 
     async def stop(self) -> None:
-        """Stop reading and close the broker connection."""
+        """Stop reading and close the broker connection (and the local log)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._local is not None:
+            self._local.close()
 
     async def _run(self) -> None:
         backoff = 0.2
@@ -231,15 +250,21 @@ class StreamConsumer:
 
     async def _session(self) -> None:
         """One subscription: declare, subscribe, then follow until it ends or must restart."""
+        if not self._loaded:
+            await self._load_local_log()
         connection = await aio_pika.connect(
             self._url, timeout=5, client_properties={"connection_name": "stream-relay-declare"}
         )
         try:
             await declare_topology(connection, self._max_age)
-            head = await _log_head(connection) if self._last is None else None
+            end = await _log_end(connection)
         finally:
             await connection.close()
-        subscription = await self._subscribe(head)
+        if self._last is not None and (end is None or end < self._last[0]):
+            # Retention never empties a log: a shorter one was deleted and declared again
+            # (subscribing past its end would wait there, silently, for offsets to catch up).
+            self._discontinuity(f"the log now ends at offset {end}, before {self._last[0]}")
+        subscription = await self._subscribe(None if self.caught_up.is_set() else end)
         try:
             await self._follow(subscription)
         finally:
@@ -260,7 +285,7 @@ class StreamConsumer:
             connection_name="stream-relay",
         )
         self._acks.send = subscription.ack
-        if offset == "first":
+        if head is not None:
             self._head = head
         self.subscribed = True
         self._metrics.consumer_up.set(1)
@@ -273,6 +298,8 @@ class StreamConsumer:
             if subscription.lost.done():
                 subscription.lost.result()  # raises SubscriptionLost
             self._acks.flush()
+            if self._local is not None:
+                self._local.flush()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._restart.wait(), _TICK_SECONDS)
             idle = time.monotonic() - self._last_delivery
@@ -301,18 +328,37 @@ class StreamConsumer:
         if self._expect is not None:
             expected, self._expect = self._expect, None
             if expected == (offset, fingerprint):
+                self._at_head(offset)  # a relay resuming from its local log may be there
                 return  # the last message processed before the reconnect: already indexed
-            self._discontinuity(expected[0], offset)
+            self._discontinuity(f"expected offset {expected[0]} again, got {offset}")
             return
         if self._last is not None and offset <= self._last[0]:
             return
         self._last = (offset, fingerprint)
+        self._at_head(offset)
+        self._process(offset, fingerprint, message)
+
+    def _at_head(self, offset: int) -> None:
         if self._head is not None and offset >= self._head and not self.caught_up.is_set():
             log.info("event log caught up at offset %s (its head when subscribing)", offset)
             self.caught_up.set()
-        self._process(offset, message)
 
-    def _process(self, offset: int, message: _Message) -> None:
+    async def _load_local_log(self) -> None:
+        """Rebuild the index from the local log; the subscription resumes after it."""
+        assert self._local is not None  # noqa: S101 - only called with one
+        started = time.monotonic()
+        resume = await self._local.load(self._index.add)
+        self._loaded = True
+        if resume is not None:
+            self._last = (resume.offset, resume.fingerprint)
+            log.info(
+                "index rebuilt from the local log: %d events in %.1fs; resuming at offset %d",
+                resume.events,
+                time.monotonic() - started,
+                resume.offset,
+            )
+
+    def _process(self, offset: int, fingerprint: str, message: _Message) -> None:
         try:
             entry = IndexedEvent.from_body(offset, message.body)
             self.lag_seconds = max(0.0, time.time() - entry.happened_at)
@@ -328,7 +374,11 @@ class StreamConsumer:
             return
         if self._index.add(entry) is None:
             self._metrics.duplicates.inc()
-        elif listened and self._registry.publish(entry):
+            entry.release()
+            return
+        if self._local is not None:
+            self._local.append(entry, fingerprint)
+        if listened and self._registry.publish(entry):
             entry.encode()  # once, for every connection that took it
         entry.release()
 
@@ -337,13 +387,11 @@ class StreamConsumer:
         self._metrics.parked.labels(reason=reason).inc()
         log.warning("parked stream message at offset %d: %s", offset, reason)
 
-    def _discontinuity(self, expected: int, got: int) -> None:
-        log.warning(
-            "event log discontinuity: expected offset %d again, got %d; re-reading from first",
-            expected,
-            got,
-        )
+    def _discontinuity(self, what: str) -> None:
+        log.warning("event log discontinuity: %s; re-reading from first", what)
         self._index.clear()
+        if self._local is not None:
+            self._local.reset()
         self._registry.close_all("log discontinuity")
         self._last = None
         self._head = None

@@ -19,6 +19,7 @@ from qahub_contracts.auth import TokenVerifier
 from stream_relay.consumer import StreamConsumer
 from stream_relay.fanout import ConnectionRegistry
 from stream_relay.heartbeat import Heartbeats
+from stream_relay.local_log import LocalLog
 from stream_relay.metrics import RelayMetrics
 from stream_relay.replay import ReplayIndex
 from stream_relay.session import SessionConfig
@@ -67,6 +68,7 @@ async def running_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
     metrics.watch_connections(lambda: registry.total)
     metrics.watch_index(lambda: len(index))
     consumer = StreamConsumer(
+        local_log=_local_log(settings),
         url=settings.rabbitmq_url,
         max_age=settings.event_log_max_age,
         prefetch=settings.consumer_prefetch,
@@ -97,3 +99,20 @@ async def running_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
             relay.stop_streams()
             await heartbeats.stop()
             await consumer.stop()
+
+
+def _local_log(settings: RelaySettings) -> LocalLog | None:
+    """The local copy of the index in ``RELAY_STATE_DIR``, if set and usable."""
+    if settings.relay_state_dir is None:
+        return None
+    try:
+        return LocalLog.open(
+            settings.relay_state_dir, max_age_seconds=settings.replay_max_age_seconds
+        )
+    except OSError as exc:
+        log.error(  # noqa: TRY400 - one line: the relay works on, only restarts are slower
+            "RELAY_STATE_DIR %s unusable (%s); running without a local log",
+            settings.relay_state_dir,
+            exc.strerror or type(exc).__name__,
+        )
+        return None

@@ -6,6 +6,7 @@ Every variable is read once, at start-up, and validated; a bad value becomes a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -31,6 +32,7 @@ class RelaySettings(SharedSettings):
     consumer_prefetch: Annotated[int, Field(ge=1, le=10_000)] = 200
     api_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
     catch_up_wait_seconds: Annotated[float, Field(ge=0, le=60)] = 5.0
+    relay_state_dir: Path | None = None  # a local copy of the index: fast restarts
 
     @field_validator("notifications_api_url")
     @classmethod
