@@ -24,12 +24,13 @@ COPY src/ src/
 COPY contracts/ contracts/
 COPY services/ services/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable
+    uv sync --frozen --no-dev --no-editable --compile-bytecode
 
 # ---- runtime: the virtual environment only, as an unprivileged user
 FROM python:3.11-slim AS runtime
 RUN groupadd --system --gid 10001 qahub \
- && useradd --system --uid 10001 --gid qahub --home-dir /app --create-home qahub
+ && useradd --system --uid 10001 --gid qahub --home-dir /app --create-home qahub \
+ && install -d -o qahub -g qahub /app/relay-state
 COPY --from=build --chown=qahub:qahub /app/.venv /app/.venv
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
