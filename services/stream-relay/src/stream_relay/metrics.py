@@ -6,13 +6,31 @@ several relays can live in one process (tests) without name clashes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-__all__ = ["RelayMetrics"]
+__all__ = ["PlainCounter", "RelayMetrics"]
 
 _REPLAY_BUCKETS = (0, 1, 5, 10, 50, 100, 500, 1000, 5000)
+
+
+class PlainCounter(Collector):
+    """A counter bumped as a plain ``value += n`` (no lock): one per event per stream.
+
+    Only the event loop's thread changes it; a scrape reads it.
+    """
+
+    def __init__(self, name: str, documentation: str, registry: CollectorRegistry) -> None:
+        self.value = 0
+        self._name = name
+        self._documentation = documentation
+        registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(self._name, self._documentation, value=self.value)
 
 
 class RelayMetrics:
@@ -24,7 +42,7 @@ class RelayMetrics:
         self.connections = Gauge(
             "stream_relay_connections", "Open SSE connections on this relay", registry=r
         )
-        self.events_delivered = Counter(
+        self.events_delivered = PlainCounter(
             "stream_relay_events_delivered",
             "Events written to SSE clients (live and replay)",
             registry=r,

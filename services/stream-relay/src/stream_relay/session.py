@@ -313,22 +313,18 @@ class StreamSession:
             direct is None
             or self._writing
             or not direct.ready()
-            or self._caller.principal.seconds_left() <= 0
+            or time.time() >= self._caller.principal.expires_at
         ):
             return False
-        chunk = self._chunk((entry,), live=True)
-        if chunk:
-            direct.write(chunk)
+        frames = self._frames(entry, live=True)
+        if frames:
+            direct.write(frames)
             self._last_write = time.monotonic()
         return True
 
     def _chunk(self, entries: Iterable[IndexedEvent], *, live: bool) -> bytes:
-        """The frames of ``entries`` as one chunk (one write), counted once."""
-        before = self._delivered
-        chunk = b"".join([self._frames(entry, live=live) for entry in entries])
-        if self._delivered > before:
-            self._metrics.events_delivered.inc(self._delivered - before)
-        return chunk
+        """The frames of ``entries`` as one chunk (one write)."""
+        return b"".join([self._frames(entry, live=live) for entry in entries])
 
     def _frames(self, entry: IndexedEvent, *, live: bool) -> bytes:
         """The entry's frames, or nothing when the client has (or will get) it already."""
@@ -344,4 +340,5 @@ class StreamSession:
         if not self._seen.add(entry.event_id):
             return b""
         self._delivered += 1
+        self._metrics.events_delivered.value += 1
         return entry.live if live else entry.frame

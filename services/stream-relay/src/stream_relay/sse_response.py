@@ -71,30 +71,31 @@ class TransportWriter:
     and reading (:meth:`ready`); the chunk framing is uvicorn's own.
     """
 
-    __slots__ = ("_cycle",)
+    __slots__ = ("_cycle", "_flow", "_transport")
 
     def __init__(self, cycle: Any) -> None:  # noqa: ANN401 - uvicorn's RequestResponseCycle
         self._cycle = cycle
+        self._flow = cycle.flow
+        self._transport = cycle.transport
 
     @classmethod
     def of(cls, send: Send) -> TransportWriter | None:
-        """A writer for the response ``send`` belongs to; ``None`` for any other server."""
+        """A writer for the started response ``send`` belongs to; ``None`` for another
+        server, or a response that is not chunked (an HTTP/1.0 client)."""
         cycle = getattr(send, "__self__", None)
-        if type(cycle).__module__ != _HTTPTOOLS_CYCLE or not hasattr(cycle, "transport"):
+        if cycle is None or type(cycle).__module__ != _HTTPTOOLS_CYCLE:
+            return None
+        if not all(hasattr(cycle, a) for a in ("transport", "flow", "chunked_encoding")):
+            return None
+        if not (cycle.response_started and cycle.chunked_encoding):
             return None
         return cls(cycle)
 
     def ready(self) -> bool:
         """Whether a write now goes out as ``send`` would, without waiting."""
         cycle = self._cycle
-        return bool(
-            cycle.chunked_encoding
-            and cycle.response_started
-            and not cycle.response_complete
-            and not cycle.disconnected
-            and not cycle.flow.write_paused
-        )
+        return not (cycle.response_complete or cycle.disconnected or self._flow.write_paused)
 
     def write(self, chunk: bytes) -> None:
         """One body chunk (call :meth:`ready` first)."""
-        self._cycle.transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+        self._transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
