@@ -68,6 +68,14 @@ class TestLocalLog:
         assert list(tmp_path.glob("*.seg")) == []
         local.close()
 
+    async def test_only_the_relays_user_can_read_the_copy(self, tmp_path):
+        directory = tmp_path / "state"
+        local, _, _ = await load(directory)
+        local.append(entry(0), "fp")
+        local.close()
+        assert directory.stat().st_mode & 0o777 == 0o700
+        assert {p.stat().st_mode & 0o777 for p in directory.iterdir()} == {0o600}
+
     async def test_one_relay_per_directory(self, tmp_path, caplog):
         first = LocalLog.open(tmp_path, max_age_seconds=60)
         assert LocalLog.open(tmp_path, max_age_seconds=60) is None

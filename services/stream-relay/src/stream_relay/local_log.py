@@ -19,7 +19,9 @@ Guarantees:
 - segments roll at ``segment_bytes``; one whose newest event is older than
   the log's max age is deleted (at roll and at load);
 - one relay per directory (an exclusive ``flock``); a second relay pointed at
-  the same directory runs without a local log (logged).
+  the same directory runs without a local log (logged);
+- the files hold users' notifications: the directory is created ``0700`` and
+  every file ``0600``.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ class LocalLog:
         Raises:
             OSError: the directory cannot be created or opened.
         """
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # users' notifications
         lock = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -188,7 +190,7 @@ class LocalLog:
                 segment.path.unlink()
             self._segments.remove(segment)
         path = self._directory / f"{first_offset:020d}{_SUFFIX}"
-        self._file = path.open("ab")
+        self._file = os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
         self._written = self._file.tell()
         self._segments.append(_Segment(path, 0.0))
 
