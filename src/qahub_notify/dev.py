@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import uvicorn
 from fastapi import FastAPI
 
+from qahub_contracts.gc_tuning import tune_gc
+
 __all__ = ["main"]
 
 DEMO_USER = "demo"
@@ -100,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         log_config=None,
         timeout_graceful_shutdown=5,
     )
+    tune_gc()
     _DevServer(config, relay).run()
     return 0
 

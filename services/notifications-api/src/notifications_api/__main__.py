@@ -14,6 +14,7 @@ from notifications_api.app import create_app
 from notifications_api.database import create_engine
 from notifications_api.migrations import upgrade
 from notifications_api.settings import ApiSettings, ConfigError, DatabaseSettings, load_settings
+from qahub_contracts.gc_tuning import tune_gc
 
 __all__ = ["LOG_FORMAT", "main", "migrate", "upgrade_database"]
 
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = _prepare(ApiSettings, migrate=not args.no_migrate)
     if isinstance(settings, int):
         return settings
+    tune_gc()
     uvicorn.run(
         create_app(settings),
         host=args.host,

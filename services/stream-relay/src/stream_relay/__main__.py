@@ -17,6 +17,7 @@ from collections.abc import Callable
 import uvicorn
 from fastapi import FastAPI
 
+from qahub_contracts.gc_tuning import tune_gc
 from stream_relay.app import create_app
 from stream_relay.settings import ConfigError, load_settings
 
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_graceful_shutdown=5,
         lifespan="on",
     )
+    tune_gc()
     RelayServer(config).run()
     return 0
 
