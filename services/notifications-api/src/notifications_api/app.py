@@ -16,7 +16,7 @@ from notifications_api.database import (
     create_engine,
     create_read_engine,
     create_sessionmaker,
-    create_sqlite_writer,
+    create_writer,
 )
 from notifications_api.dependencies import State
 from notifications_api.errors import install_error_handlers
@@ -40,17 +40,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
         engine = create_engine(settings.database_url)
         reader = create_read_engine(settings.database_url, engine)
         sessions = create_sessionmaker(engine)
-        writer = create_sqlite_writer(settings.database_url)
+        writer = create_writer(settings.database_url, engine)
         dispatcher = OutboxDispatcher(
-            engine,
-            sessions,
-            settings,
-            metrics,
-            readers=create_sessionmaker(reader),
-            writer=writer,
+            engine, settings, metrics, readers=create_sessionmaker(reader), writer=writer
         )
         task = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
-        batcher = CreateBatcher(engine, dispatcher.wake, writer=writer)
+        batcher = CreateBatcher(writer, dispatcher.wake)
         batcher.start()
         try:
             yield State(
@@ -66,8 +61,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await batcher.stop()
             await dispatcher.stop()
             await task
-            if writer is not None:
-                await asyncio.to_thread(writer.close)
+            await asyncio.to_thread(writer.close)
             await engine.dispose()
             if reader is not engine:
                 await reader.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, event, make_url
 from sqlalchemy import create_engine as sa_create_engine
@@ -19,11 +19,13 @@ from sqlalchemy.ext.asyncio import (
 T = TypeVar("T")
 
 __all__ = [
+    "EngineWriter",
     "SqliteWriter",
+    "Writer",
     "create_engine",
     "create_read_engine",
     "create_sessionmaker",
-    "create_sqlite_writer",
+    "create_writer",
     "is_postgres",
 ]
 
@@ -62,6 +64,32 @@ def create_read_engine(url: str, engine: AsyncEngine) -> AsyncEngine:
     return reader
 
 
+class Writer(Protocol):
+    """Where the API's writes run: ``work`` in one transaction on a plain connection."""
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """``work``'s result, committed; or its error, rolled back."""
+        ...
+
+    def close(self) -> None:
+        """Release what the writer holds of its own (blocking: call from a thread)."""
+        ...
+
+
+class EngineWriter:
+    """:class:`Writer` through the async engine: ``work`` runs with ``run_sync``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        async with self._engine.begin() as connection:
+            return await connection.run_sync(work)
+
+    def close(self) -> None:
+        """Nothing of its own: the engine's owner disposes of it."""
+
+
 class SqliteWriter:
     """One synchronous connection to the SQLite file, used from one dedicated thread.
 
@@ -91,13 +119,13 @@ class SqliteWriter:
         self.engine.dispose()
 
 
-def create_sqlite_writer(url: str) -> SqliteWriter | None:
-    """The :class:`SqliteWriter` of ``url``: same pragmas and ``BEGIN IMMEDIATE`` as
-    :func:`create_engine`, so its writes and the async engine's queue on SQLite's
-    lock. ``None`` for other databases and for in-memory SQLite."""
+def create_writer(url: str, engine: AsyncEngine) -> Writer:
+    """The :class:`Writer` for ``url``: a :class:`SqliteWriter` for a SQLite file
+    (same pragmas and ``BEGIN IMMEDIATE`` as :func:`create_engine`, so its writes
+    and the async engine's queue on SQLite's lock), else ``engine``'s."""
     if not _is_sqlite_file(url):
-        return None
-    engine = sa_create_engine(
+        return EngineWriter(engine)
+    file_engine = sa_create_engine(
         make_url(url).set(drivername="sqlite"),
         pool_size=1,
         max_overflow=0,
@@ -105,9 +133,9 @@ def create_sqlite_writer(url: str) -> SqliteWriter | None:
         # Created and used on the writer thread; disposed from the event loop's.
         connect_args={"check_same_thread": False},
     )
-    event.listen(engine, "connect", _sqlite_connect)
-    event.listen(engine, "begin", _sqlite_begin)
-    return SqliteWriter(engine)
+    event.listen(file_engine, "connect", _sqlite_connect)
+    event.listen(file_engine, "begin", _sqlite_begin)
+    return SqliteWriter(file_engine)
 
 
 def _is_sqlite_file(url: str) -> bool:

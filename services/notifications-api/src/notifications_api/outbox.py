@@ -29,7 +29,7 @@ from aio_pika.exceptions import DeliveryError, PublishError
 from sqlalchemy import Executable, Row, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from notifications_api.database import SqliteWriter
+from notifications_api.database import Writer
 from notifications_api.metrics import ApiMetrics
 from notifications_api.models import OutboxEvent, table_of, utcnow
 from notifications_api.publisher import PUBLISH_ERRORS, Publisher
@@ -114,17 +114,15 @@ class OutboxDispatcher:
     def __init__(
         self,
         engine: AsyncEngine,
-        sessions: async_sessionmaker[AsyncSession],
         settings: ApiSettings,
         metrics: ApiMetrics,
         *,
-        readers: async_sessionmaker[AsyncSession] | None = None,
-        writer: SqliteWriter | None = None,
+        readers: async_sessionmaker[AsyncSession],
+        writer: Writer,
     ) -> None:
         self._engine = engine
-        self._sessions = sessions
-        self._readers = readers or sessions
-        self._writer = writer  # SQLite: deletes share the group commit's writer thread
+        self._readers = readers  # the poll's (on SQLite a connection that never waits)
+        self._writer = writer  # deletes share the group commit's writer (SQLite: its thread)
         self._confirmed: set[int] = set()  # confirmed, not deleted yet
         self._settler: asyncio.Task[None] | None = None
         self._settings = settings
@@ -286,12 +284,8 @@ class OutboxDispatcher:
         await self._execute(delete(OutboxEvent).where(OutboxEvent.id.in_(ids)))
 
     async def _execute(self, statement: Executable) -> None:
-        """One write: on SQLite on the group commit's writer thread (no lock contention)."""
-        if self._writer is not None:
-            await self._writer.run(lambda connection: connection.execute(statement))
-            return
-        async with self._sessions.begin() as session:
-            await session.execute(statement)
+        """One write, through the group commit's writer (on SQLite: no lock contention)."""
+        await self._writer.run(lambda connection: connection.execute(statement))
 
     async def _settled(self) -> None:
         if self._settler is not None:
