@@ -58,6 +58,23 @@ class TestLocalLog:
         assert [e.offset for e in loaded] == [0, 1, 2]
         local.close()
 
+    async def test_a_corrupt_record_ends_the_read_there_and_later_segments_go(self, tmp_path):
+        """Events after a bad record come from the broker again: the index gets no gap."""
+        local = LocalLog(tmp_path, max_age_seconds=3600, segment_bytes=1)  # a segment each
+        for offset in range(3):
+            local.append(entry(offset), f"fp-{offset}")
+        local.close()
+        first, second, third = sorted(tmp_path.glob("*.seg"))
+        data = bytearray(second.read_bytes())
+        data[-1] ^= 0xFF  # the second segment's record no longer matches its CRC
+        second.write_bytes(bytes(data))
+        local, loaded, resume = await load(tmp_path)
+        assert [e.offset for e in loaded] == [0]
+        assert resume.offset == 0
+        assert sorted(tmp_path.glob("*.seg")) == [first]  # the second, cut to nothing, too
+        assert not third.exists()
+        local.close()
+
     async def test_expired_segments_are_deleted_and_not_loaded(self, tmp_path):
         local, _, _ = await load(tmp_path)
         local.append(entry(0, happened=time.time() - 7200), "old")

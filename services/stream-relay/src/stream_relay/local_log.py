@@ -15,7 +15,8 @@ Guarantees:
   :meth:`LocalLog.flush` (the consumer's 0.1 s tick) and on close; a crash
   loses at most that tail, which the broker sends again;
 - a torn or corrupt record (length and CRC-32 per record) ends the read:
-  everything before it is used, the rest of that segment is discarded;
+  everything before it is used; it, the rest of its segment and every later
+  segment are deleted (the broker sends those events again: never a gap);
 - segments roll at ``segment_bytes``; one whose newest event is older than
   the log's max age is deleted (at roll and at load);
 - one relay per directory (an exclusive ``flock``); a second relay pointed at
@@ -120,15 +121,20 @@ class LocalLog:
         last: tuple[int, str] | None = None
         events = 0
         self._segments = []
-        for path in paths:
+        for number, path in enumerate(paths):
             data = path.read_bytes()
-            position, newest = 0, 0.0
+            position, newest, torn = 0, 0.0, False
             while position < len(data):
                 record = _decode(data, position)
                 if record is None:
-                    log.warning("%s: torn record at byte %d; the rest is dropped", path, position)
-                    with path.open("r+b") as torn:
-                        torn.truncate(position)
+                    log.warning(
+                        "%s: torn record at byte %d; it and all after are dropped", path, position
+                    )
+                    with path.open("r+b") as segment:
+                        segment.truncate(position)
+                    for later in paths[number + 1 :]:
+                        later.unlink()
+                    torn = True
                     break
                 entry, fingerprint, position = record
                 newest = entry.happened_at
@@ -142,6 +148,8 @@ class LocalLog:
                 path.unlink()
             else:
                 self._segments.append(_Segment(path, newest))
+            if torn:
+                break
         if last is None:
             return None
         log.info("loaded %d events from %s (up to offset %d)", events, self._directory, last[0])
@@ -168,9 +176,6 @@ class LocalLog:
     def reset(self) -> None:
         """Forget everything stored (the log had a gap or a new epoch)."""
         self._close_file()
-        for segment in self._segments:
-            with contextlib.suppress(FileNotFoundError):
-                segment.path.unlink()
         for path in self._directory.glob(f"*{_SUFFIX}"):
             path.unlink()
         self._segments = []
