@@ -264,13 +264,15 @@ class StreamConsumer:
             # Retention never empties a log: a shorter one was deleted and declared again
             # (subscribing past its end would wait there, silently, for offsets to catch up).
             self._discontinuity(f"the log now ends at offset {end}, before {self._last[0]}")
-        subscription = await self._subscribe(None if self.caught_up.is_set() else end)
+        if end is not None and not self.caught_up.is_set():
+            self._head = end  # set before subscribing: deliveries may come during the open
+        subscription = await self._subscribe()
         try:
             await self._follow(subscription)
         finally:
             await subscription.close()
 
-    async def _subscribe(self, head: int | None) -> StreamSubscription:
+    async def _subscribe(self) -> StreamSubscription:
         self._expect = self._last
         self._acks = _BatchedAcks(every=max(1, self._prefetch // 4))  # tags are per channel
         offset: int | str = self._last[0] if self._last else "first"
@@ -285,8 +287,6 @@ class StreamConsumer:
             connection_name="stream-relay",
         )
         self._acks.send = subscription.ack
-        if head is not None:
-            self._head = head
         self.subscribed = True
         self._metrics.consumer_up.set(1)
         log.info("subscribed to %s at offset %s", EVENT_LOG_QUEUE, offset)

@@ -31,8 +31,7 @@ class Heartbeats:
     """The relay's one heartbeat timer; :meth:`start` it, :meth:`stop` it."""
 
     def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.tick = min(1.0, interval / 4)
+        self.tick = min(1.0, interval / 4)  # streams compare against the interval themselves
         self._streams: set[Beating] = set()
         self._task: asyncio.Task[None] | None = None
 
