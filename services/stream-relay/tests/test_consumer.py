@@ -6,6 +6,7 @@ RabbitMQ in test_stream_limits.py; here: offsets, duplicates and discontinuities
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from uuid import UUID, uuid4
 
@@ -147,3 +148,22 @@ class TestAcks:
         assert acked == [2, 4]
         reader._acks.flush()  # what the idle tick does
         assert acked[-1] == 5
+
+
+class TestStop:
+    async def test_stop_returns_when_a_close_on_the_way_out_raises(self):
+        """A cleanup that fails while cancelled must not turn stop() into a reconnect loop."""
+        reader, _, _ = consumer()
+        started = asyncio.Event()
+
+        async def session() -> None:
+            started.set()
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                raise RuntimeError("channel closed under us")  # as a broker close may
+
+        reader._session = session  # type: ignore[method-assign]
+        reader.start()
+        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.wait_for(reader.stop(), 5)

@@ -237,7 +237,12 @@ class StreamConsumer:
             try:
                 await self._session()
                 backoff = 0.2
-            except Exception as exc:  # noqa: BLE001 - any failure means: reconnect
+            except Exception as exc:  # any failure means: reconnect
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # stop() cancelled us and a close on the way out raised instead:
+                    # reconnecting now would swallow the cancel and never stop.
+                    raise asyncio.CancelledError from exc
                 log.warning(
                     "event log consumer lost (%s: %s); reconnecting", type(exc).__name__, exc
                 )
