@@ -15,6 +15,13 @@ from qahub_contracts.api import (
     Stats,
     UpdatedCount,
 )
+from qahub_contracts.commands import (
+    CommandFailed,
+    CommandReply,
+    CommandSucceeded,
+    CreateNotificationCommand,
+    decode_reply,
+)
 from qahub_contracts.events import (
     DomainEvent,
     NotificationCreated,
@@ -30,7 +37,11 @@ __all__ = [
     "EXCHANGE",
     "BulkDelete",
     "BulkRead",
+    "CommandFailed",
+    "CommandReply",
+    "CommandSucceeded",
     "CreateNotification",
+    "CreateNotificationCommand",
     "DeletedCount",
     "DeletedNotification",
     "DomainEvent",
@@ -47,5 +58,6 @@ __all__ = [
     "Stats",
     "UpdatedCount",
     "decode_event",
+    "decode_reply",
     "encode_event",
 ]

@@ -10,13 +10,25 @@ from enum import StrEnum
 from typing import Any, Final
 
 __all__ = [
+    "AUTHORIZATION_HEADER",
     "BINDING_KEY",
+    "COMMAND_CONTENT_TYPE",
+    "COMMAND_DEAD_QUEUE",
+    "COMMAND_DELIVERY_LIMIT",
+    "COMMAND_DLX",
+    "COMMAND_EXCHANGE",
+    "COMMAND_QUEUE",
+    "COMMAND_SCHEMA_VERSION",
+    "CREATE_COMMAND_KEY",
+    "ERROR_HEADER",
+    "ERROR_MESSAGE_HEADER",
     "EVENT_LOG_QUEUE",
     "EXCHANGE",
     "IDEMPOTENCY_KEY_HEADER",
     "SCHEMA_VERSION",
     "STREAM_SEGMENT_BYTES",
     "EventType",
+    "command_queue_arguments",
     "stream_arguments",
 ]
 
@@ -46,6 +58,48 @@ def stream_arguments(max_age: str, segment_bytes: int = STREAM_SEGMENT_BYTES) ->
         "x-queue-type": "stream",
         "x-max-age": max_age,
         "x-stream-max-segment-size-bytes": segment_bytes,
+    }
+
+
+COMMAND_EXCHANGE: Final = "qahub.notifications.commands"
+"""Direct exchange services publish commands to (DESIGN §9)."""
+
+CREATE_COMMAND_KEY: Final = "notification.create"
+"""Routing key of :class:`~qahub_contracts.commands.CreateNotificationCommand`."""
+
+COMMAND_QUEUE: Final = "qahub.notifications.commands"
+"""Quorum queue the API consumes commands from, bound with :data:`CREATE_COMMAND_KEY`."""
+
+COMMAND_DLX: Final = "qahub.notifications.commands.dlx"
+"""Fanout exchange that takes the commands that can never succeed."""
+
+COMMAND_DEAD_QUEUE: Final = "qahub.notifications.commands.dead"
+"""Queue fed by :data:`COMMAND_DLX`: dead commands with their body and properties."""
+
+COMMAND_DELIVERY_LIMIT: Final = 5
+"""Deliveries after which a command that keeps crashing the consumer is dead-lettered."""
+
+COMMAND_SCHEMA_VERSION: Final = 1
+"""The command schema's major version this package produces and understands."""
+
+COMMAND_CONTENT_TYPE: Final = "application/json"
+
+AUTHORIZATION_HEADER: Final = "authorization"
+"""Message header carrying ``Bearer <jwt>`` on a command (same tokens as REST)."""
+
+ERROR_HEADER: Final = "x-qahub-error"
+"""Header of a dead-lettered command: the error code (REST's codes)."""
+
+ERROR_MESSAGE_HEADER: Final = "x-qahub-error-message"
+"""Header of a dead-lettered command: the human-readable reason."""
+
+
+def command_queue_arguments(delivery_limit: int = COMMAND_DELIVERY_LIMIT) -> dict[str, Any]:
+    """Queue arguments of :data:`COMMAND_QUEUE`; every declarer must pass the same ones."""
+    return {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": COMMAND_DLX,
+        "x-delivery-limit": delivery_limit,
     }
 
 
