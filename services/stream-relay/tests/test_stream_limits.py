@@ -228,7 +228,7 @@ class TestPages:
         relay = await start_relay()
         page = await http.get(f"{relay.base_url}/")
         assert page.status_code == 200
-        assert "EventSource" in page.text
+        assert '<ul id="list"' in page.text
         assert (await http.get(f"{relay.base_url}/healthz")).json() == {"status": "ok"}
         ready = (await http.get(f"{relay.base_url}/readyz")).json()
         assert ready["consumer"]["subscribed"] is True
@@ -237,3 +237,24 @@ class TestPages:
         missing = await http.get(f"{relay.base_url}/nope")
         assert missing.status_code == 404
         assert missing.json()["error"]["code"] == "http_404"
+
+    async def test_page_and_its_files_are_served_with_security_headers(self, start_relay, http):
+        """No Referer leaves the page, only this origin's scripts run, no type sniffing."""
+        relay = await start_relay()
+        for path, media in [
+            ("/", "text/html"),
+            ("/static/demo.js", "text/javascript"),
+            ("/static/demo.css", "text/css"),
+        ]:
+            answer = await http.get(f"{relay.base_url}{path}")
+            assert answer.status_code == 200, path
+            assert answer.headers["content-type"].startswith(media)
+            assert answer.headers["referrer-policy"] == "no-referrer"
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            csp = answer.headers["content-security-policy"]
+            assert "script-src 'self';" in csp
+            assert "default-src 'none'" in csp
+        for path in ["/static/index.html", "/static/..%2Frelay.py", "/static/nope.js"]:
+            missing = await http.get(f"{relay.base_url}{path}")
+            assert missing.status_code == 404, path
+            assert missing.json()["error"]["code"] == "http_404"

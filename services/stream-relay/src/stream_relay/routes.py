@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from importlib.resources import files
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
 
 from stream_relay.relay import Relay
 from stream_relay.security import Caller, authenticate
@@ -50,11 +51,42 @@ async def connections(relay: RelayDep, caller: CallerDep) -> dict[str, Any]:
     return body
 
 
+# The demo page runs only this origin's own scripts and styles (no inline code), talks
+# only to this origin, sends no Referer (its address may briefly hold ?token=) and may
+# not be framed; nosniff keeps the browser from guessing the type of any of its files.
+_PAGE_SECURITY: Final = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+_STATIC_TYPES: Final = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+
+
 @router.get("/", response_class=HTMLResponse)
 async def demo_page() -> HTMLResponse:
-    """The demo inbox (``/?token=<jwt>``): live view over the browser's own EventSource."""
+    """The demo inbox (``/?token=<jwt>``), built on ``/static/qahub-notifications.js``."""
     page = files("stream_relay").joinpath("static/index.html").read_text(encoding="utf-8")
-    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(page, headers={"Cache-Control": "no-store", **_PAGE_SECURITY})
+
+
+@router.get("/static/{name}")
+async def static_file(name: str) -> Response:
+    """A file of the demo page: scripts and styles of the package's ``static/`` folder only."""
+    suffix = name[name.rfind(".") :] if "." in name else ""
+    resource = files("stream_relay").joinpath("static", name)
+    if name.startswith(".") or suffix not in _STATIC_TYPES or not resource.is_file():
+        raise HTTPException(404, f"no static file {name!r}")
+    return Response(
+        resource.read_bytes(),
+        media_type=_STATIC_TYPES[suffix],
+        headers={"Cache-Control": "no-cache", **_PAGE_SECURITY},
+    )
 
 
 @router.get("/healthz")
