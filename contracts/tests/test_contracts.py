@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 import qahub_contracts
-from qahub_contracts import api, auth, broker, commands, config, events, topology
+from qahub_contracts import api, auth, broker, commands, config, events, schemas, topology
 from qahub_contracts.api import CreateNotification, Notification, Stats
 from qahub_contracts.events import (
     NotificationCreated,
@@ -41,7 +41,8 @@ class TestExports:
     """Every module lists a sorted __all__ of names it really defines."""
 
     @pytest.mark.parametrize(
-        "module", [qahub_contracts, api, auth, broker, commands, config, events, topology]
+        "module",
+        [qahub_contracts, api, auth, broker, commands, config, events, schemas, topology],
     )
     def test_all_is_sorted_and_resolves(self, module):
         assert module.__all__ == sorted(module.__all__, key=_isort_key)

@@ -13,6 +13,7 @@ from qahub_contracts.api import (
     NotificationPage,
     RecentNotifications,
     Stats,
+    StreamConnected,
     UpdatedCount,
 )
 from qahub_contracts.commands import (
@@ -56,6 +57,7 @@ __all__ = [
     "NotificationUpdated",
     "RecentNotifications",
     "Stats",
+    "StreamConnected",
     "UpdatedCount",
     "decode_event",
     "decode_reply",

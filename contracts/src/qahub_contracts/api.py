@@ -27,6 +27,7 @@ __all__ = [
     "NotificationPage",
     "RecentNotifications",
     "Stats",
+    "StreamConnected",
     "UpdatedCount",
 ]
 
@@ -131,6 +132,15 @@ class RecentNotifications(WireModel):
     """Data of the ``recent`` SSE event: up to ten unread notifications."""
 
     notifications: list[Notification]
+
+
+class StreamConnected(WireModel):
+    """Data of the ``connected`` SSE event, the first of every stream (DESIGN §5)."""
+
+    client_id: str
+    user_id: str
+    timestamp: datetime
+    recovered: bool
 
 
 class ErrorDetail(WireModel):
