@@ -10,7 +10,18 @@ import pytest
 from pydantic import ValidationError
 
 import qahub_contracts
-from qahub_contracts import api, auth, broker, commands, config, events, schemas, topology
+from qahub_contracts import (
+    api,
+    auth,
+    broker,
+    commands,
+    config,
+    errors,
+    events,
+    logs,
+    schemas,
+    topology,
+)
 from qahub_contracts.api import CreateNotification, Notification, Stats
 from qahub_contracts.events import (
     NotificationCreated,
@@ -42,7 +53,19 @@ class TestExports:
 
     @pytest.mark.parametrize(
         "module",
-        [qahub_contracts, api, auth, broker, commands, config, events, schemas, topology],
+        [
+            qahub_contracts,
+            api,
+            auth,
+            broker,
+            commands,
+            config,
+            errors,
+            events,
+            logs,
+            schemas,
+            topology,
+        ],
     )
     def test_all_is_sorted_and_resolves(self, module):
         assert module.__all__ == sorted(module.__all__, key=_isort_key)

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(48))
     os.environ.setdefault("NOTIFICATIONS_API_URL", f"http://127.0.0.1:{args.port}")
 
-    from notifications_api.__main__ import LOG_FORMAT, upgrade_database  # noqa: PLC0415
+    from notifications_api.__main__ import upgrade_database  # noqa: PLC0415
     from notifications_api.app import create_app as create_api  # noqa: PLC0415
     from notifications_api.settings import ApiSettings, ConfigError, load_settings  # noqa: PLC0415
     from stream_relay.app import create_app as create_relay  # noqa: PLC0415
@@ -85,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    import logging  # noqa: PLC0415
+    from qahub_contracts.logs import configure_logging  # noqa: PLC0415
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging()
     asyncio.run(upgrade_database(api_settings.database_url))
     from qahub_notify.single_origin import SingleOrigin  # noqa: PLC0415
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from typing import TypeVar
 
@@ -13,12 +12,12 @@ import uvicorn
 from notifications_api.app import create_app
 from notifications_api.database import create_engine
 from notifications_api.migrations import upgrade
+from notifications_api.server import server_config
 from notifications_api.settings import ApiSettings, ConfigError, DatabaseSettings, load_settings
 from qahub_contracts.gc_tuning import tune_gc
+from qahub_contracts.logs import configure_logging
 
-__all__ = ["LOG_FORMAT", "main", "migrate", "upgrade_database"]
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+__all__ = ["main", "migrate", "upgrade_database"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,7 +63,7 @@ def migrate(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(prog="qahub-notify migrate", description=migrate.__doc__).parse_args(
         argv
     )
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging()
     prepared = _prepare(DatabaseSettings, migrate=True)
     if isinstance(prepared, int):
         return prepared
@@ -75,20 +74,14 @@ def migrate(argv: list[str] | None = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the API until SIGTERM/SIGINT; returns the process exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging()
     settings = _prepare(ApiSettings, migrate=not args.no_migrate)
     if isinstance(settings, int):
         return settings
     tune_gc()
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        access_log=False,  # AccessLog logs each request without its query string
-        log_config=None,
-        server_header=False,
-    )
-    return 0
+    server = uvicorn.Server(server_config(create_app(settings), host=args.host, port=args.port))
+    server.run()
+    return 0 if server.started else 1
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notifications_api.metrics import ApiMetrics
+from qahub_contracts.logs import access_line
 
 __all__ = ["AccessLog"]
 
@@ -15,7 +16,7 @@ log = logging.getLogger("notifications_api.access")
 
 
 class AccessLog:
-    """ASGI middleware: ``METHOD path status duration`` for each request."""
+    """ASGI middleware: one access line (:func:`qahub_contracts.logs.access_line`) per request."""
 
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
@@ -42,13 +43,8 @@ class AccessLog:
             self.metrics.requests.labels(scope["method"], route, str(status)).inc()
             self.metrics.request_seconds.labels(scope["method"], route).observe(elapsed)
             client = scope.get("client") or ("-", 0)
-            log.info(
-                "%s %s %s %d %.1fms",
-                client[0],
-                scope["method"],
-                _printable(scope["path"]),
-                status,
-                elapsed * 1000,
+            access_line(
+                log, client[0], scope["method"], scope["path"], status=status, seconds=elapsed
             )
 
 
@@ -57,10 +53,3 @@ def _route(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "unmatched"
-
-
-def _printable(path: str) -> str:
-    """Escape control characters so a crafted path cannot forge log lines."""
-    if path.isprintable():
-        return path
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in path)

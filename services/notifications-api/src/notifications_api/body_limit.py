@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notifications_api.errors import error_response
+from qahub_contracts.errors import ErrorCode
 
 __all__ = ["BodyLimit"]
 
@@ -44,7 +45,9 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = f"request body exceeds the limit of {self.max_bytes} bytes"
-        response = error_response(413, "payload_too_large", message, {"Connection": "close"})
+        response = error_response(
+            413, ErrorCode.PAYLOAD_TOO_LARGE, message, {"Connection": "close"}
+        )
         await response(scope, receive, send)
 
 

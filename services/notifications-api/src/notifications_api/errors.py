@@ -7,15 +7,16 @@ Exception tree (use cases raise these; only this module knows HTTP)::
     ├── Forbidden               403  the caller may not act for that user
     ├── InvalidCursor           400  a ``cursor`` that this API did not hand out
     ├── IdempotencyConflict     409  an ``Idempotency-Key`` reused with another body
-    ├── TooManyRequests         429  the caller's request rate limit is exhausted
-    └── Unavailable             503  the database cannot be reached
+    └── TooManyRequests         429  the caller's request rate limit is exhausted
+
+Codes are :class:`qahub_contracts.errors.ErrorCode`, shared with the relay and
+the command replies. A database failure answers 503 ``unavailable``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
 
 from qahub_contracts.api import ErrorBody, ErrorDetail
+from qahub_contracts.errors import ErrorCode, code_for_status
 
 __all__ = [
     "Forbidden",
@@ -34,7 +36,6 @@ __all__ = [
     "NotificationsError",
     "TooManyRequests",
     "Unauthorized",
-    "Unavailable",
     "error_response",
     "install_error_handlers",
 ]
@@ -46,54 +47,35 @@ class NotificationsError(Exception):
     """Root of the API's domain errors."""
 
     status: int = 500
-    code: str = "internal_error"
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
 
 
 class NotFound(NotificationsError):
-    status, code = 404, "not_found"
+    status, code = 404, ErrorCode.NOT_FOUND
 
 
 class Forbidden(NotificationsError):
-    status, code = 403, "forbidden"
+    status, code = 403, ErrorCode.FORBIDDEN
 
 
 class Unauthorized(NotificationsError):
-    status, code = 401, "unauthorized"
+    status, code = 401, ErrorCode.UNAUTHORIZED
 
 
 class InvalidCursor(NotificationsError):
-    status, code = 400, "invalid_cursor"
+    status, code = 400, ErrorCode.INVALID_CURSOR
 
 
 class IdempotencyConflict(NotificationsError):
-    status, code = 409, "idempotency_conflict"
-
-
-class Unavailable(NotificationsError):
-    status, code = 503, "unavailable"
+    status, code = 409, ErrorCode.IDEMPOTENCY_CONFLICT
 
 
 class TooManyRequests(NotificationsError):
-    status, code = 429, "too_many_requests"
+    status, code = 429, ErrorCode.TOO_MANY_REQUESTS
 
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-_HTTP_CODES: Final = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "too_many_requests",
-    503: "unavailable",
-}
 
 
 def error_response(
@@ -113,8 +95,8 @@ def _domain(_: Request, exc: Exception) -> JSONResponse:
 
 def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for this type only
-    code = _HTTP_CODES.get(exc.status_code, "error")
-    message = exc.detail if isinstance(exc.detail, str) else code
+    code = code_for_status(exc.status_code)
+    message = exc.detail if isinstance(exc.detail, str) else code.value
     return error_response(exc.status_code, code, message, dict(exc.headers or {}))
 
 
@@ -123,20 +105,20 @@ def _validation(_: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors()
     first = errors[0] if errors else {"type": "invalid", "msg": "invalid request", "loc": ()}
     if first.get("type") == "json_invalid":
-        return error_response(400, "invalid_json", "the request body is not valid JSON")
+        return error_response(400, ErrorCode.INVALID_JSON, "the request body is not valid JSON")
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
     message = f"{where}: {first['msg']}" if where else str(first["msg"])
-    return error_response(422, "validation_error", message.removeprefix("Value error, "))
+    return error_response(422, ErrorCode.VALIDATION_ERROR, message.removeprefix("Value error, "))
 
 
 def _database(_: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable: %s", type(exc).__name__)
-    return error_response(503, "unavailable", "the database is unavailable; retry later")
+    return error_response(503, ErrorCode.UNAVAILABLE, "the database is unavailable; retry later")
 
 
 def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc)
-    return error_response(500, "internal_error", "internal error")
+    return error_response(500, ErrorCode.INTERNAL_ERROR, "internal error")
 
 
 def install_error_handlers(app: FastAPI) -> None:
