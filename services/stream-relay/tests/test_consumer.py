@@ -16,8 +16,9 @@ from qahub_contracts.api import Notification, Stats
 from qahub_contracts.events import NotificationCreated, encode_event
 from stream_relay.consumer import StreamConsumer
 from stream_relay.fanout import ConnectionRegistry
+from stream_relay.indexed_event import sse_id
 from stream_relay.metrics import RelayMetrics
-from stream_relay.replay import ReplayIndex, sse_id
+from stream_relay.replay import ReplayIndex
 
 
 def message(offset: int, user: str = "alice", body: bytes | None = None):

@@ -10,6 +10,7 @@ import pytest
 from qahub_contracts.api import Notification, Stats
 from qahub_contracts.events import NotificationCreated
 from stream_relay.fanout import ConnectionRegistry, TooManyStreams
+from stream_relay.indexed_event import IndexedEvent
 from stream_relay.replay import ReplayIndex
 
 
@@ -28,7 +29,7 @@ def entries(user: str, count: int):
         event = NotificationCreated(
             user_id=user, stats=Stats(total=1, unread=1, read=0), notification=notification
         )
-        out.append(log.append(offset, event))
+        out.append(log.add(IndexedEvent.from_event(offset, event)))
     return out
 
 

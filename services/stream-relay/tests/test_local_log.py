@@ -10,8 +10,8 @@ from pathlib import Path
 import aio_pika
 
 from qahub_contracts.topology import EVENT_LOG_QUEUE
+from stream_relay.indexed_event import IndexedEvent
 from stream_relay.local_log import LocalLog
-from stream_relay.replay import IndexedEvent
 
 
 def entry(offset: int, user: str = "alice", happened: float | None = None) -> IndexedEvent:

@@ -40,9 +40,10 @@ from qahub_contracts.broker import declare_topology
 from qahub_contracts.topology import EVENT_LOG_QUEUE
 from stream_relay.amqp_stream import StreamSubscription, SubscriptionLost
 from stream_relay.fanout import ConnectionRegistry
+from stream_relay.indexed_event import IndexedEvent, Unusable
 from stream_relay.local_log import LocalLog
 from stream_relay.metrics import RelayMetrics
-from stream_relay.replay import IndexedEvent, ReplayIndex, Unusable
+from stream_relay.replay import ReplayIndex
 
 __all__ = ["ParkedMessage", "StreamConsumer"]
 

@@ -20,7 +20,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from stream_relay.replay import IndexedEvent
+from stream_relay.indexed_event import IndexedEvent
 
 __all__ = ["Connection", "ConnectionRegistry", "Sink", "TooManyStreams"]
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from stream_relay.replay import IndexedEvent
+from stream_relay.indexed_event import IndexedEvent
 
 __all__ = ["LocalLog", "Resume"]
 

@@ -30,8 +30,8 @@ from stream_relay.errors import (
     unexpected_error_response,
 )
 from stream_relay.fanout import TooManyStreams
+from stream_relay.indexed_event import parse_sse_id
 from stream_relay.relay import Relay
-from stream_relay.replay import parse_sse_id
 from stream_relay.security import authenticate
 from stream_relay.session import StreamSession
 from stream_relay.sse_response import serve_sse
