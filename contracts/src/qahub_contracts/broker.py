@@ -15,8 +15,10 @@ __all__ = ["declare_topology"]
 log = logging.getLogger("qahub_contracts.broker")
 
 
-async def declare_topology(connection: AbstractConnection, max_age: str) -> None:
-    """Declare the exchange, the event log and its binding (idempotent).
+async def declare_topology(
+    connection: AbstractConnection, max_age: str, *, replicas: int = 1
+) -> None:
+    """Declare the exchange, the event log (``replicas`` copies) and its binding (idempotent).
 
     A stream that already exists with other arguments is used as it is, with a
     warning (the broker refuses to redeclare it and closes the channel).
@@ -25,7 +27,7 @@ async def declare_topology(connection: AbstractConnection, max_age: str) -> None
     await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
     try:
         queue = await channel.declare_queue(
-            EVENT_LOG_QUEUE, durable=True, arguments=stream_arguments(max_age)
+            EVENT_LOG_QUEUE, durable=True, arguments=stream_arguments(max_age, replicas=replicas)
         )
     except ChannelPreconditionFailed:
         log.warning("%s exists with other arguments; using it as it is", EVENT_LOG_QUEUE)

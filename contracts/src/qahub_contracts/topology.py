@@ -52,13 +52,25 @@ the broker's 500 MB default would keep a short log far past ``x-max-age``
 (DESIGN §8)."""
 
 
-def stream_arguments(max_age: str, segment_bytes: int = STREAM_SEGMENT_BYTES) -> dict[str, Any]:
-    """Queue arguments of the event log; every declarer must pass the same ones."""
-    return {
+def stream_arguments(
+    max_age: str, segment_bytes: int = STREAM_SEGMENT_BYTES, *, replicas: int = 1
+) -> dict[str, Any]:
+    """Queue arguments of the event log; every declarer must pass the same ones.
+
+    ``replicas`` (``EVENT_LOG_REPLICAS``) above 1 becomes ``x-initial-cluster-size``.
+    At 1 the argument is left out, so a stream declared by a release that never
+    sent it stays equivalent (the broker refuses a redeclaration whose arguments
+    differ). The replica count of an existing stream is changed with
+    ``rabbitmq-streams add_replica``, not by declaring it again (docs/operations.md).
+    """
+    arguments: dict[str, Any] = {
         "x-queue-type": "stream",
         "x-max-age": max_age,
         "x-stream-max-segment-size-bytes": segment_bytes,
     }
+    if replicas > 1:
+        arguments["x-initial-cluster-size"] = replicas
+    return arguments
 
 
 COMMAND_EXCHANGE: Final = "qahub.notifications.commands"

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 import orjson
 
+from qahub_contracts.amqp_endpoints import BrokerEndpoints
 from qahub_contracts.api import Notification, Stats
 from qahub_contracts.events import NotificationCreated, encode_event
 from stream_relay.consumer import StreamConsumer
@@ -47,7 +48,7 @@ def consumer() -> tuple[StreamConsumer, ReplayIndex, ConnectionRegistry]:
     index = ReplayIndex(max_per_user=100, max_age_seconds=10**9)
     registry = ConnectionRegistry(max_per_user=5, max_queued=100)
     reader = StreamConsumer(
-        url="amqp://unused/",
+        endpoints=BrokerEndpoints(["amqp://unused/"]),
         max_age="1h",
         prefetch=10,
         index=index,

@@ -202,7 +202,9 @@ class OutboxDispatcher:
     async def _ensure_publisher(self) -> Publisher:
         if self._publisher is None or not self._publisher.is_open:
             self._publisher = await Publisher.connect(
-                self._settings.rabbitmq_url, max_age=self._settings.event_log_max_age
+                self._settings.broker_endpoints,
+                max_age=self._settings.event_log_max_age,
+                replicas=self._settings.event_log_replicas,
             )
             self._metrics.broker_up.set(1)
             log.info("connected to RabbitMQ")

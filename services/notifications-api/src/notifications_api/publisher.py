@@ -13,9 +13,9 @@ from typing import Self
 
 import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractExchange
-from aio_pika.connection import make_url
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
+from qahub_contracts.amqp_endpoints import BrokerEndpoints
 from qahub_contracts.broker import declare_topology
 from qahub_contracts.topology import EXCHANGE
 
@@ -33,22 +33,18 @@ class Publisher:
         self._exchange = exchange
 
     @classmethod
-    async def connect(cls, url: str, *, max_age: str, timeout: float = 5.0) -> Self:
-        """Connect, declare the exchange and the event log, and open a confirm channel.
+    async def connect(
+        cls, endpoints: BrokerEndpoints, *, max_age: str, replicas: int = 1, timeout: float = 5.0
+    ) -> Self:
+        """Connect to the first node that answers, declare the topology, open a confirm channel.
 
         Raises:
-            Any of :data:`PUBLISH_ERRORS` when the broker cannot be reached.
+            Any of :data:`PUBLISH_ERRORS` when no node can be reached.
         """
-        # Not aio_pika.connect(): when the handshake fails it drops the half-made
-        # connection unclosed, and its __del__ cannot close it off the event loop's
-        # thread (garbage collection may run in the SQLite writer thread).
-        connection = aio_pika.Connection(
-            make_url(url), client_properties={"connection_name": "notifications-api"}
-        )
+        connection = await endpoints.connect_aio_pika(name="notifications-api", timeout=timeout)
         try:
-            await connection.connect(timeout=timeout)
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            await declare_topology(connection, max_age)
+            await declare_topology(connection, max_age, replicas=replicas)
             exchange = await channel.get_exchange(EXCHANGE, ensure=False)
         except BaseException:
             with contextlib.suppress(*PUBLISH_ERRORS):

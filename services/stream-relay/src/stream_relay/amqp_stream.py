@@ -271,9 +271,12 @@ class StreamSubscription:
         arguments: FieldTable,
         on_delivery: Callable[[Delivery], None],
         connection_name: str,
+        tls: ssl.SSLContext | None = None,
         timeout: float = 5.0,
     ) -> StreamSubscription:
-        """Connect (``amqp://`` or ``amqps://``), open a channel, set the prefetch, consume.
+        """Connect, open a channel, set the prefetch, consume.
+
+        ``amqps://`` connects with ``tls`` (the system's CAs when ``None``).
 
         Raises:
             SubscriptionLost: the broker refused a step or closed the connection.
@@ -281,7 +284,10 @@ class StreamSubscription:
         """
         address = URL(url)
         loop = asyncio.get_running_loop()
-        tls = ssl.create_default_context() if address.scheme == "amqps" else None
+        if address.scheme == "amqps" and tls is None:
+            tls = ssl.create_default_context()
+        elif address.scheme != "amqps":
+            tls = None
         port = address.port or (5671 if tls else 5672)
         protocol = _Protocol(on_delivery)
         async with asyncio.timeout(timeout):

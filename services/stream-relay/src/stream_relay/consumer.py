@@ -36,6 +36,7 @@ from typing import Final, Protocol
 
 import aio_pika
 
+from qahub_contracts.amqp_endpoints import BrokerEndpoints
 from qahub_contracts.broker import declare_topology
 from qahub_contracts.topology import EVENT_LOG_QUEUE
 from stream_relay.amqp_stream import StreamSubscription, SubscriptionLost
@@ -165,16 +166,18 @@ class StreamConsumer:
     def __init__(
         self,
         *,
-        url: str,
+        endpoints: BrokerEndpoints,
         max_age: str,
         prefetch: int,
         index: ReplayIndex,
         registry: ConnectionRegistry,
         metrics: RelayMetrics,
         local_log: LocalLog | None = None,
+        replicas: int = 1,
         max_backoff: float = 5.0,
     ) -> None:
-        self._url = url
+        self._endpoints = endpoints
+        self._replicas = replicas
         self._local = local_log  # RELAY_STATE_DIR: loaded before the first subscription
         self._loaded = local_log is None
         self._max_age = max_age
@@ -258,11 +261,9 @@ class StreamConsumer:
         """One subscription: declare, subscribe, then follow until it ends or must restart."""
         if not self._loaded:
             await self._load_local_log()
-        connection = await aio_pika.connect(
-            self._url, timeout=5, client_properties={"connection_name": "stream-relay-declare"}
-        )
+        connection = await self._endpoints.connect_aio_pika(name="stream-relay-declare")
         try:
-            await declare_topology(connection, self._max_age)
+            await declare_topology(connection, self._max_age, replicas=self._replicas)
             end = await _log_end(connection)
         finally:
             await connection.close()
@@ -284,13 +285,16 @@ class StreamConsumer:
         offset: int | str = self._last[0] if self._last else "first"
         self._restart.clear()
         self._last_delivery = time.monotonic()
-        subscription = await StreamSubscription.open(
-            self._url,
-            EVENT_LOG_QUEUE,
-            prefetch=self._prefetch,
-            arguments={"x-stream-offset": offset},
-            on_delivery=self._on_message,
-            connection_name="stream-relay",
+        subscription = await self._endpoints.connect(
+            lambda url, tls: StreamSubscription.open(
+                url,
+                EVENT_LOG_QUEUE,
+                prefetch=self._prefetch,
+                arguments={"x-stream-offset": offset},
+                on_delivery=self._on_message,
+                connection_name="stream-relay",
+                tls=tls,
+            )
         )
         self._acks.send = subscription.ack
         self.subscribed = True

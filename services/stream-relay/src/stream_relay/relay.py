@@ -69,7 +69,8 @@ async def running_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
     metrics.watch_index(lambda: len(index))
     consumer = StreamConsumer(
         local_log=_local_log(settings),
-        url=settings.rabbitmq_url,
+        endpoints=settings.broker_endpoints,
+        replicas=settings.event_log_replicas,
         max_age=settings.event_log_max_age,
         prefetch=settings.consumer_prefetch,
         index=index,
