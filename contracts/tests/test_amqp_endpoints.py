@@ -73,31 +73,31 @@ class TestSettings:
 
     @pytest.mark.parametrize("value", [0, -1, "three"])
     def test_bad_replicas(self, value):
-        with pytest.raises(ConfigError, match="^EVENT_LOG_REPLICAS: "):
+        with pytest.raises(ConfigError, match=r"^EVENT_LOG_REPLICAS: "):
             _settings(event_log_replicas=value)
 
     def test_a_missing_file(self, tmp_path):
-        with pytest.raises(ConfigError, match="^RABBITMQ_CA_FILE: .* is not a readable file$"):
+        with pytest.raises(ConfigError, match=r"^RABBITMQ_CA_FILE: .* is not a readable file$"):
             _settings(rabbitmq_url="amqps://h/", rabbitmq_ca_file=tmp_path / "nope.pem")
 
     def test_a_file_that_is_not_a_certificate(self, tmp_path):
         junk = tmp_path / "ca.pem"
         junk.write_text("not a certificate\n")
-        with pytest.raises(ConfigError, match="^RABBITMQ_CA_FILE: not a PEM CA certificate"):
+        with pytest.raises(ConfigError, match=r"^RABBITMQ_CA_FILE: not a PEM CA certificate"):
             _settings(rabbitmq_url="amqps://h/", rabbitmq_ca_file=junk)
-        with pytest.raises(ConfigError, match="^RABBITMQ_CERT_FILE: not a PEM certificate"):
+        with pytest.raises(ConfigError, match=r"^RABBITMQ_CERT_FILE: not a PEM certificate"):
             _settings(rabbitmq_url="amqps://h/", rabbitmq_cert_file=junk)
 
     def test_a_key_needs_its_certificate(self, tmp_path):
         key = tmp_path / "key.pem"
         key.write_text("x")
-        with pytest.raises(ConfigError, match="^RABBITMQ_KEY_FILE: set RABBITMQ_CERT_FILE"):
+        with pytest.raises(ConfigError, match=r"^RABBITMQ_KEY_FILE: set RABBITMQ_CERT_FILE"):
             _settings(rabbitmq_url="amqps://h/", rabbitmq_key_file=key)
 
     def test_tls_files_without_an_amqps_node(self, tmp_path):
         ca = tmp_path / "ca.pem"
         ca.write_text("x")
-        with pytest.raises(ConfigError, match="^RABBITMQ_CA_FILE: set, but no RABBITMQ_URL"):
+        with pytest.raises(ConfigError, match=r"^RABBITMQ_CA_FILE: set, but no RABBITMQ_URL"):
             _settings(rabbitmq_url="amqp://h/", rabbitmq_ca_file=ca)
 
     def test_one_endpoints_object_per_settings(self):
