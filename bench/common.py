@@ -185,8 +185,10 @@ class Stack:
         relay_env: dict[str, str] | None = None,
         relay: bool = True,
         snapshot_api: bool = True,
+        qahub: Path = QAHUB,
     ) -> None:
         self.scenario = scenario
+        self.qahub = qahub  # the checkout whose services run (bench/storm.py --before)
         self.database = database
         self.relay_env = relay_env or {}
         self.with_relay = relay
@@ -240,14 +242,14 @@ class Stack:
         return self
 
     def start_api(self) -> Child:
-        argv = [str(QAHUB), "api", "--port", str(self.api_port)]
+        argv = [str(self.qahub), "api", "--port", str(self.api_port)]
         return Child("api", argv, self.env(), self.logs / f"{self.tag}-api.log")
 
     async def start_relay(self) -> Child:
         """Start (or restart) the relay; sets ``relay_ready_s`` (start to caught up)."""
         if self.relay is not None:
             self.relay.stop()
-        argv = [str(QAHUB), "relay", "--port", str(self.relay_port), "--log-level", "warning"]
+        argv = [str(self.qahub), "relay", "--port", str(self.relay_port), "--log-level", "warning"]
         env = self.env({"SSE_HEARTBEAT_SECONDS": "30", **self.relay_env})
         self.relay = Child("relay", argv, env, self.logs / f"{self.tag}-relay.log")
         self.relay_ready_s = await wait_ready(

@@ -9,6 +9,11 @@ JSON spec line on stdin::
 prints ``{"ready": ...}`` once every stream is open (or failed), then a result line
 once every stream has its expected events, the deadline passes, or ``stop`` arrives
 on stdin.
+
+With ``"mode": "storm"`` (bench/storm.py) the spec also has ``start_at`` (a wall-clock
+time) and ``spread_s``: stream i of n opens at ``start_at + spread_s * i / n`` with no
+gate, and the one result line gives, per stream, the seconds from its connect to the
+response head and to its snapshot (the ``recent`` frame), and whether ``stats`` came.
 """
 
 from __future__ import annotations
@@ -122,10 +127,73 @@ async def run(spec: dict) -> None:
     emit(result)
 
 
+async def storm(spec: dict) -> None:
+    """Open every stream at its planned moment; time each one to its head and snapshot."""
+    port, template = spec["port"], spec["path"]
+    users = [u for u in spec["users"] for _ in range(spec["tabs"])]
+    n = max(1, len(users))
+    tokens = {u: mint_token(spec["secret"], u, ttl_seconds=7200) for u in spec["users"]}
+    statuses: dict[str, int] = {}
+    heads: list[float] = []
+    snapshots: list[float] = []
+    no_stats = 0
+    streams: list[SseStream] = []
+
+    async def one(i: int, user: str) -> None:
+        nonlocal no_stats
+        await asyncio.sleep(max(0.0, spec["start_at"] + spec["spread_s"] * i / n - time.time()))
+        started = time.perf_counter()
+        path = template.format(user=user, token=tokens[user])
+        try:
+            stream = await open_stream(
+                port,
+                path,
+                None,
+                source=spec.get("source"),
+                timeout=spec["deadline_s"],
+                keep_ids=True,
+                ready_event=None,
+            )
+        except (OSError, TimeoutError) as exc:
+            key = type(exc).__name__
+            statuses[key] = statuses.get(key, 0) + 1
+            return
+        streams.append(stream)
+        statuses[str(stream.status)] = statuses.get(str(stream.status), 0) + 1
+        if stream.status != 200:
+            return
+        heads.append(time.perf_counter() - started)
+        stream.ready_event = b"recent"
+        if "recent" in stream.event_names:
+            stream.initial.set_result(None)
+        left = spec["start_at"] + spec["deadline_s"] - time.time()
+        await asyncio.wait(
+            {stream.initial, stream.closed}, timeout=max(0.0, left), return_when="FIRST_COMPLETED"
+        )
+        if stream.initial.done():
+            snapshots.append(time.perf_counter() - started)
+        if "stats" not in stream.event_names:
+            no_stats += 1
+
+    await asyncio.gather(*(one(i, u) for i, u in enumerate(users)))
+    emit(
+        {
+            "streams": len(users),
+            "statuses": statuses,
+            "heads": heads,
+            "snapshots": snapshots,
+            "no_stats": no_stats,
+            "cpu_s": round(self_cpu(), 3),
+        }
+    )
+    for s in streams:
+        s.close()
+
+
 def main() -> None:
     raise_nofile()
     spec = json.loads(sys.stdin.readline())
-    uvloop.run(run(spec))
+    uvloop.run(storm(spec) if spec.get("mode") == "storm" else run(spec))
 
 
 if __name__ == "__main__":
