@@ -346,6 +346,32 @@ class TestStats:
         assert await api.stats("nobody") == {"total": 0, "unread": 0, "read": 0}
 
 
+class TestSnapshot:
+    """``/snapshot`` is the caller's own stats and newest unread notifications in one answer."""
+
+    async def test_it_holds_stats_and_the_newest_unread_ones(self, api: Api):
+        created = [await api.create("42", f"n{i}") for i in range(12)]
+        me = api.auth("42")
+        await api.http.patch(f"{URL}/{created[-1]['id']}", json={"read": True}, headers=me)
+        await api.create("someone-else", "not mine")
+        body = (await api.http.get(f"{URL}/snapshot", headers=me)).json()
+        assert body["stats"] == {"total": 12, "unread": 11, "read": 1}
+        assert [n["id"] for n in body["recent"]] == [n["id"] for n in created[-2:-12:-1]]
+
+    async def test_limit_is_bounded_and_a_new_user_gets_zeros(self, api: Api):
+        me = api.auth("nobody")
+        body = (await api.http.get(f"{URL}/snapshot", headers=me)).json()
+        assert body == {"stats": {"total": 0, "unread": 0, "read": 0}, "recent": []}
+        for limit in (0, 101, "x"):
+            answer = await api.http.get(f"{URL}/snapshot", params={"limit": limit}, headers=me)
+            assert answer.status_code == 422
+
+    async def test_it_needs_a_token(self, api: Api):
+        answer = await api.http.get(f"{URL}/snapshot")
+        assert answer.status_code == 401
+        assert answer.json()["error"]["code"]
+
+
 class TestOperations:
     """Liveness, readiness and metrics."""
 

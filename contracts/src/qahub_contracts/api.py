@@ -26,6 +26,7 @@ __all__ = [
     "NotificationData",
     "NotificationPage",
     "RecentNotifications",
+    "Snapshot",
     "Stats",
     "StreamConnected",
     "UpdatedCount",
@@ -141,6 +142,14 @@ class StreamConnected(WireModel):
     user_id: str
     timestamp: datetime
     recovered: bool
+
+
+class Snapshot(WireModel):
+    """``GET /api/v1/notifications/snapshot``: the caller's ``stats`` and newest unread
+    notifications (``recent``, newest first), read together: what a stream opens with."""
+
+    stats: Stats
+    recent: list[Notification]
 
 
 class ErrorDetail(WireModel):

@@ -19,6 +19,7 @@ from qahub_contracts.api import (
     MarkRead,
     Notification,
     NotificationPage,
+    Snapshot,
     Stats,
     UpdatedCount,
 )
@@ -68,6 +69,16 @@ async def list_notifications(
 @router.get("/stats")
 async def notification_stats(caller: CurrentUser, notifications: NotificationsDep) -> Stats:
     return await notifications.stats(caller.user_id)
+
+
+@router.get("/snapshot")
+async def notification_snapshot(
+    caller: CurrentUser,
+    notifications: NotificationsDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> Snapshot:
+    """``{stats, recent}``: the caller's counters and newest unread notifications."""
+    return await notifications.snapshot(caller.user_id, limit)
 
 
 @router.post("/read")
