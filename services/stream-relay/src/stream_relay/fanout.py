@@ -51,6 +51,7 @@ class Connection:
         "_waiter",
         "client_id",
         "closed_reason",
+        "on_close",
         "user_id",
     )
 
@@ -63,6 +64,7 @@ class Connection:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sink: Sink | None = None
         self.closed_reason: str | None = None
+        self.on_close: Callable[[str], None] | None = None  # told the reason, once
 
     def attach(self, sink: Sink | None) -> None:
         """Hand later events to ``sink`` while nothing is queued (``None``: always queue)."""
@@ -90,9 +92,11 @@ class Connection:
         return True
 
     def close(self, reason: str) -> None:
-        """Ask the writer to end the stream; the first reason wins."""
+        """Ask the writer to end the stream; the first reason wins (and goes to ``on_close``)."""
         if self.closed_reason is None:
             self.closed_reason = reason
+            if self.on_close is not None:
+                self.on_close(reason)
         self._wake()
 
     def drain(self) -> list[IndexedEvent]:

@@ -7,7 +7,8 @@ Guarantees, in frame order:
    frames covered or the connection already got (:mod:`stream_relay.frames`):
    no loss, no duplicate;
 3. a ``: heartbeat`` comment whenever nothing was written for the interval;
-4. the stream ends when the token expires, the client is too slow or gone, or
+4. the stream ends when the token expires, the client is too slow (its socket
+   is closed then: it is not reading) or gone, or
    the relay shuts down or sees a gap in the log; the connection is released
    on the way out, whatever ended it.
 
@@ -59,6 +60,9 @@ class DirectWriter(Protocol):
 
     def write(self, chunk: bytes) -> None:
         """One chunk of frames, now (call :meth:`ready` first)."""
+
+    def abort(self) -> None:
+        """Close the socket now (a client that does not read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,7 @@ class StreamSession:
         assert hand_over is not None  # noqa: S101 - run() is called once
         recovered = hand_over.replay.recovered
         self._direct = direct
+        self._connection.on_close = self._closed
         try:
             await write(
                 connected_frame(
@@ -185,6 +190,12 @@ class StreamSession:
         )
         self._metrics.events_delivered.value += rules.delivered - before
         return chunk
+
+    def _closed(self, reason: str) -> None:
+        """A client dropped as slow is not reading: its socket is closed too, since a
+        write to it may wait forever (and the stream with it, holding its slot)."""
+        if reason == "slow" and self._direct is not None:
+            self._direct.abort()
 
     async def _live(self, write: Write) -> None:
         self._last_write = time.monotonic()

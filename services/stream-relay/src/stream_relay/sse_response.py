@@ -1,32 +1,22 @@
-"""A lean ASGI response for one SSE stream: frames go straight to ``send``.
+"""Synchronous writes onto a stream's socket under uvicorn's httptools protocol.
 
-Guarantees:
-- the status line and headers (``text/event-stream``, ``Cache-Control:
-  no-cache``, ``X-Accel-Buffering: no``) go out first, then each chunk the
-  session writes is one ``http.response.body`` message, already encoded;
-- the session is told when the client goes away (``http.disconnect``), by one
-  small waiter task per stream; it needs no task group and no per-stream queue;
-- the response is completed (final empty body) when the session ends, so a
-  client sees a clean end of stream and reconnects;
-- under uvicorn's httptools protocol with chunked encoding (every HTTP/1.1
-  client), live events are also written synchronously by
-  :class:`TransportWriter`, straight onto the socket's transport, in the same
-  chunk framing uvicorn's ``send`` uses; whenever the transport is paused
-  (the client reads slowly) or closing, it declines and the session falls
-  back to ``send`` (which waits for the buffer to drain). Any other server
-  or protocol gets ``send`` only.
+Guarantees: :class:`TransportWriter` writes body chunks straight onto the
+transport behind uvicorn's ``send``, in the same chunk framing, and only while
+a write goes out as ``send`` would without waiting (:meth:`TransportWriter.ready`:
+the response is started, chunked and unfinished, the client connected and
+reading, the socket not closing); otherwise the session falls back to ``send``
+(which waits for the buffer to drain). It never writes to a closed socket, so
+a client that left costs no failed write. Any other server or protocol gets
+``send`` only.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Final
 
-from starlette.types import Receive, Send
+from starlette.types import Send
 
-from stream_relay.session import StreamSession
-
-__all__ = ["STREAM_HEADERS", "TransportWriter", "serve_sse"]
+__all__ = ["STREAM_HEADERS", "TransportWriter"]
 
 _HTTPTOOLS_CYCLE: Final = "uvicorn.protocols.http.httptools_impl"
 
@@ -36,32 +26,6 @@ STREAM_HEADERS: Final = (
     (b"x-accel-buffering", b"no"),
     (b"connection", b"keep-alive"),
 )
-
-
-async def serve_sse(session: StreamSession, receive: Receive, send: Send) -> None:
-    """Run ``session`` as this request's response until the stream ends or the client leaves."""
-
-    async def write(chunk: bytes) -> None:
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-    await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
-
-    def client_gone(task: asyncio.Future[None]) -> None:
-        if not task.cancelled():
-            session.close("client gone")
-
-    gone = asyncio.ensure_future(_until_disconnect(receive))
-    gone.add_done_callback(client_gone)
-    try:
-        await session.run(write, TransportWriter.of(send))
-    finally:
-        gone.cancel()
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-async def _until_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 class TransportWriter:
@@ -94,8 +58,17 @@ class TransportWriter:
     def ready(self) -> bool:
         """Whether a write now goes out as ``send`` would, without waiting."""
         cycle = self._cycle
-        return not (cycle.response_complete or cycle.disconnected or self._flow.write_paused)
+        return not (
+            cycle.response_complete
+            or cycle.disconnected
+            or self._flow.write_paused
+            or self._transport.is_closing()
+        )
 
     def write(self, chunk: bytes) -> None:
         """One body chunk (call :meth:`ready` first)."""
         self._transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+
+    def abort(self) -> None:
+        """Close the socket now, dropping whatever is still buffered for it."""
+        self._transport.abort()

@@ -7,7 +7,7 @@ Answers are the same as every other route's: 401/429/503 (and 405 for other
 methods) in the one JSON error shape of :mod:`stream_relay.errors`.
 
 What an open stream keeps: its :class:`~stream_relay.session.StreamSession`
-(and connection) and the coroutine of :func:`~stream_relay.sse_response.serve_sse`;
+(and connection) and the coroutine of :func:`serve_sse`;
 everything used to authenticate and open it is dropped before the first frame.
 """
 
@@ -34,9 +34,9 @@ from stream_relay.indexed_event import parse_sse_id
 from stream_relay.relay import Relay
 from stream_relay.security import authenticate
 from stream_relay.session import StreamSession
-from stream_relay.sse_response import serve_sse
+from stream_relay.sse_response import STREAM_HEADERS, TransportWriter
 
-__all__ = ["STREAM_PATH", "stream"]
+__all__ = ["STREAM_PATH", "serve_sse", "stream"]
 
 STREAM_PATH: Final = "/api/v1/notifications/stream"
 
@@ -95,3 +95,36 @@ async def _open(relay: Relay, request: HTTPConnection) -> StreamSession:
     except TooManyStreams:
         limit = relay.settings.max_streams_per_user
         raise TooManyStreamsError(f"at most {limit} streams per user") from None
+
+
+async def serve_sse(session: StreamSession, receive: Receive, send: Send) -> None:
+    """Run ``session`` as this request's response until the stream ends or the client leaves.
+
+    The status line and headers go out first; each chunk the session writes is one
+    ``http.response.body`` message (or a direct write, see
+    :class:`~stream_relay.sse_response.TransportWriter`); the session is told when the
+    client goes away by one small waiter task; the response is completed when the
+    session ends, so a client sees a clean end of stream and reconnects.
+    """
+
+    async def write(chunk: bytes) -> None:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
+
+    def client_gone(task: asyncio.Future[None]) -> None:
+        if not task.cancelled():
+            session.close("client gone")
+
+    gone = asyncio.ensure_future(_until_disconnect(receive))
+    gone.add_done_callback(client_gone)
+    try:
+        await session.run(write, TransportWriter.of(send))
+    finally:
+        gone.cancel()
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
