@@ -21,11 +21,12 @@ services:
 run: env
 	@$(UV) run --frozen qahub-notify dev $(RUN_ARGS)
 
-# Everything but the tests that stop or alarm the shared RabbitMQ node runs on 3 workers
-# (each test has its own vhost and database); those run alone afterwards.
+# Everything but the tests that stop or alarm the shared RabbitMQ node, or run on the private
+# 3-node cluster, runs on 3 workers (each test has its own vhost and database); those run
+# alone afterwards, in one process (one cluster for all of them).
 test: env services
-	$(UV) run --frozen pytest -n 3 -m "not broker_restart" $(PYTEST_ARGS)
-	$(UV) run --frozen pytest -m broker_restart $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(UV) run --frozen pytest -n 3 -m "not broker_restart and not cluster" $(PYTEST_ARGS)
+	$(UV) run --frozen pytest -m "broker_restart or cluster" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: env
 	$(UV) run --frozen ruff check .

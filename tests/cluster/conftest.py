@@ -1,0 +1,53 @@
+"""The cluster scenarios' fixtures: one private 3-node RabbitMQ cluster per test session.
+
+Every test here is marked ``cluster``; ``make test`` runs them in the serial
+pass (with ``broker_restart``), so one cluster serves them all, in one process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.support.cluster import RabbitCluster, rabbitmq_available
+from tests.support.pki import Pki, make_pki
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.cluster)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A CA made for this run, with a server and a client certificate."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def rabbit_cluster(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[RabbitCluster]:
+    """Three RabbitMQ nodes on loopback ports, joined; stopped and deleted at the end."""
+    if not rabbitmq_available():
+        pytest.skip("RabbitMQ is not installed on this machine (/usr/lib/rabbitmq/bin)")
+    cluster = RabbitCluster(tmp_path_factory.mktemp("rabbit-cluster"), pki)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_vhost(rabbit_cluster: RabbitCluster) -> Iterator[str]:
+    """A fresh vhost on the cluster that only this test uses (every node restarted first)."""
+    for node in rabbit_cluster.nodes:
+        if not node.running:
+            rabbit_cluster.restart(node)
+    vhost = f"qahub-cluster-{uuid.uuid4().hex[:10]}"
+    rabbit_cluster.add_vhost(vhost)
+    yield vhost
+    rabbit_cluster.delete_vhost(vhost)
