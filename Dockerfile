@@ -17,12 +17,14 @@ COPY pyproject.toml uv.lock README.md ./
 COPY contracts/pyproject.toml contracts/
 COPY services/notifications-api/pyproject.toml services/notifications-api/
 COPY services/stream-relay/pyproject.toml services/stream-relay/
+COPY clients/python/pyproject.toml clients/python/README.md clients/python/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-workspace
 # Then the workspace's own packages (their static files and migrations are package data).
 COPY src/ src/
 COPY contracts/ contracts/
 COPY services/ services/
+COPY clients/python/ clients/python/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --compile-bytecode
 
