@@ -1,0 +1,286 @@
+// The inbox's state and the one pure reducer every change goes through (DESIGN §5, §10).
+// Every tab of a browser runs this reducer over the same frames (the leader's stream,
+// shared over BroadcastChannel), so their lists and badges agree. Applying a frame twice
+// changes nothing: notifications are upserted and removed by id, stats are replaced.
+import type {
+  DeletedNotification,
+  Notification,
+  RecentNotifications,
+  Stats,
+  StreamConnected,
+} from "./contracts.js";
+
+export type Status = "connecting" | "live" | "reconnecting" | "signed-out";
+
+/** What went wrong last: a refused action (rolled back) or a connection problem. */
+export interface InboxError {
+  readonly code: string;
+  readonly message: string;
+  readonly status?: number;
+}
+
+/** One SSE frame of the stream, its data parsed (`id` only on events kept in the log). */
+export type Frame =
+  | { readonly event: "connected"; readonly data: StreamConnected }
+  | { readonly event: "stats"; readonly data: Stats }
+  | { readonly event: "recent"; readonly data: RecentNotifications }
+  | {
+      readonly event: "notification" | "notification.updated";
+      readonly id: string | null;
+      readonly data: Notification;
+    }
+  | {
+      readonly event: "notification.deleted";
+      readonly id: string | null;
+      readonly data: DeletedNotification;
+    };
+
+export interface InboxState {
+  /** Newest first: the loaded pages, kept exact by the stream. */
+  readonly notifications: readonly Notification[];
+  /** The user's counters as the stream last said, adjusted by actions in flight. */
+  readonly stats: Stats;
+  readonly status: Status;
+  /** Events replayed on the last recovered reconnect (counted until its `stats`). */
+  readonly replayed: number;
+  readonly error: InboxError | null;
+  /** True until the list is in after a connect (the REST page and the stream's snapshot). */
+  readonly loading: boolean;
+  /** Pass to `loadMore()` for the next page; null when every notification is loaded. */
+  readonly nextCursor: string | null;
+  /** The newest event id seen: where a new stream resumes. */
+  readonly lastEventId: string | null;
+  /** The last notification that arrived as news (created while the inbox was open). */
+  readonly latest: Notification | null;
+  /** Between a recovered `connected` and its `stats`: replayed events are arriving. */
+  readonly replaying: boolean;
+  /** Frames that arrived while a REST refetch was under way (re-applied on its page). */
+  readonly held: readonly Frame[] | null;
+  /** Waiting for the stream's snapshot (`stats`/`recent`) after an unrecovered connect. */
+  readonly snapshotDue: boolean;
+  /** Counts `stats` frames: a rollback after one leaves the server's exact counts alone. */
+  readonly statsSeen: number;
+}
+
+/** An optimistic change made before the API answers; rolled back if it refuses. */
+export type LocalChange =
+  | { readonly kind: "read"; readonly id: string; readonly read: boolean; readonly at: string }
+  | { readonly kind: "remove"; readonly id: string }
+  | { readonly kind: "read-all"; readonly at: string };
+
+export type Action =
+  | { readonly type: "frame"; readonly frame: Frame }
+  | { readonly type: "status"; readonly status: Status; readonly error?: InboxError | null }
+  | {
+      readonly type: "page";
+      readonly items: readonly Notification[];
+      readonly nextCursor: string | null;
+      readonly replace: boolean;
+    }
+  | { readonly type: "page-failed"; readonly error: InboxError }
+  | { readonly type: "local"; readonly change: LocalChange }
+  | { readonly type: "rollback"; readonly undo: Undo; readonly error: InboxError }
+  | { readonly type: "error"; readonly error: InboxError | null }
+  | { readonly type: "adopt"; readonly state: InboxState };
+
+/** What a rollback puts back: the notifications as they were and the counters' change. */
+export interface Undo {
+  readonly before: readonly Notification[];
+  readonly delta: Stats;
+  readonly statsSeen: number;
+}
+
+export const initialState: InboxState = {
+  notifications: [],
+  stats: { total: 0, unread: 0, read: 0 },
+  status: "connecting",
+  replayed: 0,
+  error: null,
+  loading: true,
+  nextCursor: null,
+  lastEventId: null,
+  latest: null,
+  replaying: false,
+  held: null,
+  snapshotDue: false,
+  statsSeen: 0,
+};
+
+const time = (n: Notification): number => Date.parse(n.createdAt);
+
+/** The list with `n` in it: replaced in place when known, else before the first row created
+ * no later than it (newest first; ties: the later arrival first). */
+export function upsert(list: readonly Notification[], n: Notification): readonly Notification[] {
+  const at = list.findIndex((m) => m.id === n.id);
+  if (at >= 0) return list.map((m, i) => (i === at ? n : m));
+  const created = time(n);
+  const before = list.findIndex((m) => time(m) <= created);
+  return before < 0 ? [...list, n] : [...list.slice(0, before), n, ...list.slice(before)];
+}
+
+function appendOlder(list: readonly Notification[], n: Notification): readonly Notification[] {
+  if (list.some((m) => m.id === n.id)) return list;
+  const created = time(n);
+  const after = list.findIndex((m) => time(m) < created);
+  return after < 0 ? [...list, n] : [...list.slice(0, after), n, ...list.slice(after)];
+}
+
+function withinLoaded(state: InboxState, n: Notification): boolean {
+  const oldest = state.notifications[state.notifications.length - 1];
+  return state.nextCursor === null || oldest === undefined || time(n) >= time(oldest);
+}
+
+function settle(state: InboxState): InboxState {
+  const loading = state.held !== null || state.snapshotDue;
+  return loading === state.loading ? state : { ...state, loading };
+}
+
+function applyFrame(state: InboxState, frame: Frame): InboxState {
+  switch (frame.event) {
+    case "connected": {
+      const { recovered } = frame.data;
+      return {
+        ...state,
+        status: "live",
+        error: null,
+        replaying: recovered,
+        replayed: 0,
+        // Not recovered: the list may be stale; it is refetched and the snapshot follows.
+        held: recovered ? null : [],
+        snapshotDue: !recovered,
+      };
+    }
+    case "stats":
+      return {
+        ...state,
+        stats: frame.data,
+        statsSeen: state.statsSeen + 1,
+        replaying: false,
+        snapshotDue: false,
+      };
+    case "recent": {
+      let list = state.notifications;
+      for (const n of [...frame.data.notifications].reverse()) list = upsert(list, n);
+      return { ...state, notifications: list, snapshotDue: false };
+    }
+    case "notification":
+    case "notification.updated": {
+      const known = state.notifications.some((m) => m.id === frame.data.id);
+      const fresh = frame.event === "notification" && !known;
+      const keep = known || fresh || withinLoaded(state, frame.data);
+      return {
+        ...counted(state, frame.id),
+        notifications: keep ? upsert(state.notifications, frame.data) : state.notifications,
+        latest: fresh ? frame.data : state.latest,
+      };
+    }
+    case "notification.deleted":
+      return {
+        ...counted(state, frame.id),
+        notifications: state.notifications.filter((m) => m.id !== frame.data.id),
+      };
+  }
+}
+
+function counted(state: InboxState, id: string | null): InboxState {
+  return {
+    ...state,
+    lastEventId: id ?? state.lastEventId,
+    replayed: state.replaying ? state.replayed + 1 : state.replayed,
+  };
+}
+
+function applyPage(state: InboxState, action: Extract<Action, { type: "page" }>): InboxState {
+  if (!action.replace) {
+    let list = state.notifications;
+    for (const n of action.items) list = appendOlder(list, n);
+    return { ...state, notifications: list, nextCursor: action.nextCursor };
+  }
+  // The page is the truth as of its request; frames that arrived meanwhile are newer.
+  let next: InboxState = {
+    ...state,
+    notifications: action.items,
+    nextCursor: action.nextCursor,
+    held: null,
+  };
+  for (const frame of state.held ?? []) {
+    if (frame.event !== "connected" && frame.event !== "stats") next = applyFrame(next, frame);
+  }
+  return { ...next, latest: state.latest, lastEventId: state.lastEventId, replayed: state.replayed };
+}
+
+const zero: Stats = { total: 0, unread: 0, read: 0 };
+
+/** The notifications a local change touches, as they are now, and its effect on the counts. */
+export function undoFor(state: InboxState, change: LocalChange): Undo {
+  const before = state.notifications.filter((n) =>
+    change.kind === "read-all" ? n.readAt === null : n.id === change.id,
+  );
+  const target = before[0];
+  let delta = zero;
+  if (change.kind === "read-all") {
+    delta = { total: 0, unread: -state.stats.unread, read: state.stats.unread };
+  } else if (target !== undefined && change.kind === "read" && (target.readAt === null) === change.read) {
+    const d = change.read ? 1 : -1;
+    delta = { total: 0, unread: -d, read: d };
+  } else if (target !== undefined && change.kind === "remove") {
+    const unread = target.readAt === null ? 1 : 0;
+    delta = { total: -1, unread: -unread, read: unread - 1 };
+  }
+  return { before, delta, statsSeen: state.statsSeen };
+}
+
+function plus(a: Stats, b: Stats, sign: 1 | -1): Stats {
+  return {
+    total: Math.max(0, a.total + sign * b.total),
+    unread: Math.max(0, a.unread + sign * b.unread),
+    read: Math.max(0, a.read + sign * b.read),
+  };
+}
+
+function applyLocal(state: InboxState, change: LocalChange): InboxState {
+  const { delta } = undoFor(state, change);
+  const stats = plus(state.stats, delta, 1);
+  if (change.kind === "remove") {
+    return { ...state, stats, notifications: state.notifications.filter((n) => n.id !== change.id) };
+  }
+  const notifications = state.notifications.map((n) => {
+    if (change.kind === "read-all") return n.readAt === null ? { ...n, readAt: change.at } : n;
+    if (n.id !== change.id) return n;
+    return { ...n, readAt: change.read ? (n.readAt ?? change.at) : null };
+  });
+  return { ...state, stats, notifications };
+}
+
+function applyRollback(state: InboxState, undo: Undo, error: InboxError): InboxState {
+  let list = state.notifications;
+  for (const n of undo.before) list = upsert(list, n);
+  // A `stats` frame since the change is exact (the refused change is not in it).
+  const stats = state.statsSeen === undo.statsSeen ? plus(state.stats, undo.delta, -1) : state.stats;
+  return { ...state, notifications: list, stats, error };
+}
+
+/** The one reducer: the next state, never mutating `state`. */
+export function reduce(state: InboxState, action: Action): InboxState {
+  switch (action.type) {
+    case "frame": {
+      const held = state.held === null ? null : [...state.held, action.frame];
+      return settle(applyFrame({ ...state, held }, action.frame));
+    }
+    case "status":
+      return { ...state, status: action.status, error: action.error ?? state.error };
+    case "page":
+      return settle(applyPage(state, action));
+    case "page-failed":
+      // No API on this origin or it is down: `recent` is what the list has.
+      return settle({ ...state, held: null, error: action.error });
+    case "local":
+      return { ...applyLocal(state, action.change), error: null };
+    case "rollback":
+      return applyRollback(state, action.undo, action.error);
+    case "error":
+      return { ...state, error: action.error };
+    case "adopt":
+      return action.state;
+  }
+}
