@@ -3,7 +3,7 @@
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: help env services run test lint fmt bench
+.PHONY: help env services node run test lint fmt bench
 
 help:
 	@echo "make run    start the whole system on http://127.0.0.1:3001 (SQLite, local RabbitMQ)"
@@ -18,13 +18,20 @@ env:
 services:
 	@bash .ci/services
 
+# The TypeScript client's tools (clients/typescript), exactly as package-lock.json lists them.
+node:
+	@command -v npm >/dev/null 2>&1 || { echo "error: make test needs Node.js >= 20.19 and npm" >&2; exit 1; }
+	@cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
+
 run: env
 	@$(UV) run --frozen qahub-notify dev $(RUN_ARGS)
 
 # Everything but the tests that stop or alarm the shared RabbitMQ node, or run on the private
 # 3-node cluster, runs on 3 workers (each test has its own vhost and database); those run
-# alone afterwards, in one process (one cluster for all of them).
-test: env services
+# alone afterwards, in one process (one cluster for all of them). The TypeScript client's
+# Vitest suite runs first.
+test: env services node
+	cd clients/typescript && npm test
 	$(UV) run --frozen pytest -n 3 -m "not broker_restart and not cluster" $(PYTEST_ARGS)
 	$(UV) run --frozen pytest -m "broker_restart or cluster" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 

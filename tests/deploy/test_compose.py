@@ -341,4 +341,6 @@ def test_the_demo_page_ships_in_the_relay_wheel(tmp_path: Path):
         timeout=120,
     )
     (wheel,) = tmp_path.glob("stream_relay-*.whl")
-    assert "stream_relay/static/index.html" in zipfile.ZipFile(wheel).namelist()
+    names = zipfile.ZipFile(wheel).namelist()
+    for name in ("index.html", "demo.js", "demo.css", "qahub-notifications.js"):
+        assert f"stream_relay/static/{name}" in names
