@@ -248,13 +248,16 @@ def parse_sse() -> Callable[[str], tuple[list[Frame], str]]:
 
 @dataclass
 class FakeApi:
-    """A stand-in notifications API: answers ``stats`` and the unread listing."""
+    """A stand-in notifications API: answers ``/snapshot`` (unless ``combined`` is off: an
+    older API, 404), ``stats`` and the unread listing; ``delay`` holds each snapshot back."""
 
     base_url: str
     stats: dict[str, int]
     items: list[dict[str, Any]]
     authorizations: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
     delay: float = 0.0
+    combined: bool = True
 
 
 @pytest.fixture
@@ -275,6 +278,14 @@ async def fake_api() -> AsyncIterator[FakeApi]:
         await asyncio.sleep(api.delay)  # a slow API: live events arrive during the fetch
         return JSONResponse(api.stats)
 
+    async def snapshot(request: Request) -> JSONResponse:
+        api.paths.append(request.url.path)
+        if not api.combined:
+            return JSONResponse({"error": {"code": "not_found", "message": "?"}}, 404)
+        api.authorizations.append(request.headers.get("authorization", ""))
+        await asyncio.sleep(api.delay)
+        return JSONResponse({"stats": api.stats, "recent": api.items})
+
     async def listing(request: Request) -> JSONResponse:
         api.authorizations.append(request.headers.get("authorization", ""))
         assert request.query_params["status"] == "unread"
@@ -282,6 +293,7 @@ async def fake_api() -> AsyncIterator[FakeApi]:
 
     app = Starlette(
         routes=[
+            Route("/api/v1/notifications/snapshot", snapshot),
             Route("/api/v1/notifications/stats", stats),
             Route("/api/v1/notifications", listing),
         ]

@@ -21,7 +21,8 @@ class TestConnect:
         assert headers["cache-control"] == "no-cache"
         assert headers["x-accel-buffering"] == "no"
         first = await stream.next()
-        assert first.retry == 1234
+        assert first.retry is not None
+        assert 617 <= first.retry <= 1851  # SSE_RETRY_MS +- 50 %
         assert first.event == "connected"
         connected = json.loads(first.data)
         assert connected["userId"] == "alice"
@@ -83,7 +84,24 @@ class TestInitialData:
         assert json.loads(stats.data) == {"total": 7, "unread": 3, "read": 4}
         assert recent.event == "recent"
         assert json.loads(recent.data) == {"notifications": [item]}
-        assert fake_api.authorizations == [f"Bearer {alice}"] * 2
+        assert fake_api.authorizations == [f"Bearer {alice}"]  # one request: /snapshot
+
+    async def test_an_api_without_the_snapshot_endpoint_gets_the_two_older_requests(
+        self, start_relay, open_stream, fake_api, events, token
+    ):
+        """An older API (rolling upgrade) answers 404 for /snapshot: /stats and the list."""
+        item = events.created("alice").notification.model_dump(mode="json", by_alias=True)
+        fake_api.items = [item]
+        fake_api.combined = False
+        relay = await start_relay(notifications_api_url=fake_api.base_url)
+        for _ in range(2):
+            stream = await open_stream(relay.base_url, token("alice"))
+            await _connected(stream)
+            stats, recent = await stream.take(2)
+            assert json.loads(stats.data) == {"total": 7, "unread": 3, "read": 4}
+            assert json.loads(recent.data) == {"notifications": [item]}
+            await stream.close()
+        assert fake_api.paths.count("/api/v1/notifications/snapshot") == 1
 
     async def test_live_events_during_the_fetch_are_held_back_then_delivered_once(
         self, start_relay, open_stream, fake_api, publisher, events, token

@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 
 import orjson
 
-from qahub_contracts.api import RecentNotifications, Stats
+from qahub_contracts.api import Stats
 from stream_relay import sse
 from stream_relay.fanout import Connection
 from stream_relay.frames import ConnectionFrames
 from stream_relay.metrics import RelayMetrics
 from stream_relay.replay import Replay, ReplayIndex
-from stream_relay.snapshot import SnapshotClient
+from stream_relay.snapshot_cache import SnapshotCache
 
 __all__ = ["HandOver", "connected_frame", "initial_frames"]
 
@@ -67,8 +67,9 @@ async def initial_frames(
     hand_over: HandOver,
     rules: ConnectionFrames,
     *,
+    user_id: str,
     token: str,
-    snapshots: SnapshotClient,
+    snapshots: SnapshotCache,
     metrics: RelayMetrics,
 ) -> bytes:
     """The replay and one ``stats``, or the snapshot (``stats`` + ``recent``)."""
@@ -81,11 +82,8 @@ async def initial_frames(
     if replay.reason != "no id":
         metrics.replays.labels(recovered="false").inc()
     metrics.not_recovered.labels(reason=replay.reason).inc()
-    snapshot = await snapshots.fetch(token)
+    snapshot = await snapshots.get(user_id, token)
     stats = snapshot.stats or hand_over.latest_stats
-    chunks = [sse.stats_frame(stats) if stats else b""]
     if snapshot.recent is not None:
-        rules.listed_in_recent(n.id for n in snapshot.recent)
-        recent = RecentNotifications(notifications=snapshot.recent)
-        chunks.append(sse.encode_frame(recent.model_dump_json(by_alias=True), event="recent"))
-    return b"".join(chunks)
+        rules.listed_in_recent(snapshot.recent_ids)
+    return (sse.stats_frame(stats) if stats else b"") + snapshot.recent_frame

@@ -25,10 +25,13 @@ from stream_relay.replay import ReplayIndex
 from stream_relay.session import SessionConfig
 from stream_relay.settings import RelaySettings
 from stream_relay.snapshot import SnapshotClient
+from stream_relay.snapshot_cache import SnapshotCache
 
 __all__ = ["Relay", "running_relay"]
 
 log = logging.getLogger("stream_relay")
+
+_SNAPSHOT_USERS = 10_000  # users whose latest snapshot is kept for reuse
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,7 @@ class Relay:
     index: ReplayIndex
     registry: ConnectionRegistry
     consumer: StreamConsumer
-    snapshots: SnapshotClient
+    snapshots: SnapshotCache
     session_config: SessionConfig
 
     def stop_streams(self) -> None:
@@ -79,7 +82,19 @@ async def running_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
     )
     heartbeats = Heartbeats(settings.sse_heartbeat_seconds)
     timeout = httpx.Timeout(settings.api_timeout_seconds)
-    async with httpx.AsyncClient(base_url=settings.notifications_api_url, timeout=timeout) as http:
+    concurrency = settings.api_concurrency
+    async with httpx.AsyncClient(
+        base_url=settings.notifications_api_url,
+        timeout=timeout,
+        limits=SnapshotClient.limits(concurrency),
+    ) as http:
+        snapshots = SnapshotCache(
+            SnapshotClient(http, concurrency=concurrency),
+            index,
+            reuse_seconds=settings.snapshot_reuse_seconds,
+            max_users=_SNAPSHOT_USERS,
+            registry=metrics.registry,
+        )
         relay = Relay(
             settings=settings,
             verifier=settings.token_verifier(),
@@ -87,9 +102,12 @@ async def running_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
             index=index,
             registry=registry,
             consumer=consumer,
-            snapshots=SnapshotClient(http),
+            snapshots=snapshots,
             session_config=SessionConfig(
-                settings.sse_heartbeat_seconds, settings.sse_retry_ms, heartbeats
+                settings.sse_heartbeat_seconds,
+                settings.sse_retry_ms,
+                heartbeats,
+                retry_jitter=settings.sse_retry_jitter,
             ),
         )
         consumer.start()
@@ -98,6 +116,7 @@ async def running_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
             yield relay
         finally:
             relay.stop_streams()
+            snapshots.close()
             await heartbeats.stop()
             await consumer.stop()
 

@@ -64,6 +64,8 @@ class ReplayIndex:
         self._users: dict[str, _UserLog] = {}
         self._swept = clock()
         self.last_offset: int | None = None
+        self.generation = 0
+        """Changes whenever the index forgets everything (:meth:`clear`)."""
         self.on_invalid: Callable[[IndexedEvent, Unusable], None] | None = None
         """Told about an indexed entry found invalid when it was first used (then skipped)."""
 
@@ -135,6 +137,7 @@ class ReplayIndex:
         """Forget everything (a gap or a new epoch): old ids no longer recover."""
         self._users.clear()
         self.last_offset = None
+        self.generation += 1
 
     def sweep(self) -> None:
         """Drop expired events of every user, and users left with none.

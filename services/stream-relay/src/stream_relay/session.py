@@ -27,6 +27,7 @@ the stream is closed or the token expires.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from stream_relay.metrics import RelayMetrics
     from stream_relay.replay import ReplayIndex
     from stream_relay.security import Caller
-    from stream_relay.snapshot import SnapshotClient
+    from stream_relay.snapshot_cache import SnapshotCache
 
 __all__ = ["DirectWriter", "SessionConfig", "StreamSession", "Write"]
 
@@ -72,6 +73,13 @@ class SessionConfig:
     heartbeat_seconds: float
     retry_ms: int
     heartbeats: Heartbeats | None = None  # the shared timer for directly written streams
+    retry_jitter: float = 0.0  # each stream's `retry:` is retry_ms +- this fraction
+
+    def stream_retry_ms(self) -> int:
+        """One stream's ``retry:``, drawn uniformly from ``retry_ms`` +- ``retry_jitter``:
+        the clients of a relay that dies come back spread over that window, not at once."""
+        spread = self.retry_ms * self.retry_jitter
+        return round(self.retry_ms - spread + random.random() * 2 * spread)  # noqa: S311 - not a secret
 
 
 class StreamSession:
@@ -98,7 +106,7 @@ class StreamSession:
         hand_over: HandOver,
         *,
         registry: ConnectionRegistry,
-        snapshots: SnapshotClient,
+        snapshots: SnapshotCache,
         metrics: RelayMetrics,
         config: SessionConfig,
     ) -> None:
@@ -122,7 +130,7 @@ class StreamSession:
         *,
         index: ReplayIndex,
         registry: ConnectionRegistry,
-        snapshots: SnapshotClient,
+        snapshots: SnapshotCache,
         metrics: RelayMetrics,
         config: SessionConfig,
     ) -> StreamSession:
@@ -160,7 +168,7 @@ class StreamSession:
         try:
             await write(
                 connected_frame(
-                    self._connection, recovered=recovered, retry_ms=self._config.retry_ms
+                    self._connection, recovered=recovered, retry_ms=self._config.stream_retry_ms()
                 )
             )
             await write(await self._opening(hand_over))
@@ -184,6 +192,7 @@ class StreamSession:
         chunk = await initial_frames(
             hand_over,
             rules,
+            user_id=self._connection.user_id,
             token=self._caller.token,
             snapshots=self._snapshots,
             metrics=self._metrics,

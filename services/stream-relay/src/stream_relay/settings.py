@@ -25,12 +25,15 @@ class RelaySettings(SharedSettings):
     notifications_api_url: str = "http://127.0.0.1:8000"
     sse_heartbeat_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
     sse_retry_ms: Annotated[int, Field(ge=0, le=3_600_000)] = 3000
+    sse_retry_jitter: Annotated[float, Field(ge=0, le=1)] = 0.5  # retry: is SSE_RETRY_MS +- 50 %
     max_streams_per_user: Annotated[int, Field(ge=1, le=10_000)] = 10
     # Relay-only knobs (not in DESIGN §2; the defaults suit production).
     replay_max_events_per_user: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
     client_queue_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
     consumer_prefetch: Annotated[int, Field(ge=1, le=10_000)] = 200
     api_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
+    api_concurrency: Annotated[int, Field(ge=1, le=1000)] = 32  # snapshot requests at once
+    snapshot_reuse_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
     catch_up_wait_seconds: Annotated[float, Field(ge=0, le=60)] = 5.0
     relay_state_dir: Path | None = None  # a local copy of the index: fast restarts
 
