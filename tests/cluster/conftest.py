@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.reliability.conftest import report
 from tests.support.cluster import RabbitCluster, rabbitmq_available
 from tests.support.pki import Pki, make_pki
 
@@ -51,3 +52,6 @@ def cluster_vhost(rabbit_cluster: RabbitCluster) -> Iterator[str]:
     rabbit_cluster.add_vhost(vhost)
     yield vhost
     rabbit_cluster.delete_vhost(vhost)
+
+
+__all__ = ["report"]

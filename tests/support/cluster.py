@@ -176,6 +176,9 @@ class RabbitCluster:
                 "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
                 "RABBITMQ_PID_FILE": str(d / "pid"),
                 "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": _LOOPBACK_DIST,
+                # The start script then execs the Erlang VM instead of waiting on it as
+                # a child: our process IS the node, so a SIGKILL of it kills the node.
+                "RUNNING_UNDER_SYSTEMD": "true",
             }
         return env
 
@@ -214,6 +217,10 @@ class RabbitCluster:
                 raise RuntimeError(f"{node.name} exited while booting:\n{log}")
             with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
                 self.ctl(node, "await_startup", "--timeout", "10", timeout=15)
+                pid = int((node.directory / "pid").read_text())
+                assert node.process is not None
+                if pid != node.process.pid:
+                    raise AssertionError(f"{node.name} runs as {pid}, not as our child")
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{node.name} did not boot within {timeout}s")

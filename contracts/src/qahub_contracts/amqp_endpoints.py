@@ -122,6 +122,11 @@ class BrokerEndpoints:
         start = self._next % len(self.urls)
         return [*self.urls[start:], *self.urls[:start]]
 
+    @property
+    def last_answered(self) -> str:
+        """The node that answered the latest connection (the first one before any)."""
+        return self.urls[self._next]
+
     def describe(self) -> str:
         """The nodes without passwords, for a log line."""
         return ", ".join(redact(url) for url in self.urls)

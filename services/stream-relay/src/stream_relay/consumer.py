@@ -36,7 +36,7 @@ from typing import Final, Protocol
 
 import aio_pika
 
-from qahub_contracts.amqp_endpoints import BrokerEndpoints
+from qahub_contracts.amqp_endpoints import BrokerEndpoints, redact
 from qahub_contracts.broker import declare_topology
 from qahub_contracts.topology import EVENT_LOG_QUEUE
 from stream_relay.amqp_stream import StreamSubscription, SubscriptionLost
@@ -299,7 +299,8 @@ class StreamConsumer:
         self._acks.send = subscription.ack
         self.subscribed = True
         self._metrics.consumer_up.set(1)
-        log.info("subscribed to %s at offset %s", EVENT_LOG_QUEUE, offset)
+        node = redact(self._endpoints.last_answered)
+        log.info("subscribed to %s on %s at offset %s", EVENT_LOG_QUEUE, node, offset)
         return subscription
 
     async def _follow(self, subscription: StreamSubscription) -> None:
