@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for both services: `qahub-notify api` (default) and `qahub-notify relay`.
-#   docker build -t qahub-notify .
+#   docker build -t qahub-notify .     # --build-arg REVISION=$(git rev-parse HEAD) labels it
 #   docker run qahub-notify                                   # the API on :8000
 #   docker run qahub-notify qahub-notify relay --host 0.0.0.0 # a relay on :8001
 
@@ -30,6 +30,15 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 # ---- runtime: the virtual environment only, as an unprivileged user
 FROM python:3.11-slim AS runtime
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="qahub-notify" \
+      org.opencontainers.image.description="QaHub Notifications: notifications-api (qahub-notify api) and stream-relay (qahub-notify relay)" \
+      org.opencontainers.image.vendor="QaHub" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 RUN groupadd --system --gid 10001 qahub \
  && useradd --system --uid 10001 --gid qahub --home-dir /app --create-home qahub \
  && install -d -o qahub -g qahub /app/relay-state
@@ -40,8 +49,9 @@ ENV PATH=/app/.venv/bin:$PATH \
 WORKDIR /app
 USER qahub
 EXPOSE 8000 8001
-# Liveness of the API's port; compose gives each relay its own check on :8001.
+# Readiness of whichever service the container runs (api :8000, relay :8001, dev :3001,
+# or the --port it was given): the check finds the process and asks its /readyz.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+  CMD ["python", "-m", "qahub_notify.healthcheck"]
 STOPSIGNAL SIGTERM
 CMD ["qahub-notify", "api", "--host", "0.0.0.0", "--port", "8000"]

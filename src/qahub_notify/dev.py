@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         where = urlsplit(api_settings.rabbitmq_url)
         print(
             f"RabbitMQ is not reachable at {where.hostname}:{where.port or 5672}: start it "
-            "(`docker compose up -d rabbitmq`, or `rabbitmq-server -detached`) or set RABBITMQ_URL",
+            "(`docker compose -f docker-compose.yml -f docker-compose.ports.yml up -d rabbitmq`, "
+            "or `rabbitmq-server -detached`) or set RABBITMQ_URL",
             file=sys.stderr,
         )
         return 1

@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import tomllib
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from qahub_notify.single_origin import is_relay_path
 from stream_relay.settings import RelaySettings
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+PORTS_OVERRIDE = yaml.safe_load((ROOT / "docker-compose.ports.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 RELAYS = ("stream-relay-1", "stream-relay-2")
 APP_SERVICES = {"notifications-api": ApiSettings, **dict.fromkeys(RELAYS, RelaySettings)}
@@ -152,12 +154,17 @@ class TestComposeServices:
             assert service["expose"] == [port]
             assert f"127.0.0.1:{port}/readyz" in " ".join(service["healthcheck"]["test"])
 
-    def test_only_the_gateway_and_a_loopback_broker_are_published(self):
-        published = {name: s["ports"] for name, s in SERVICES.items() if "ports" in s}
-        assert set(published) == {"gateway", "rabbitmq"}
-        assert all(p.startswith("127.0.0.1:") for p in published["rabbitmq"])
-        assert interpolated(published["gateway"][0]) == "8080:8080"
+    def test_no_host_port_is_published_so_copies_run_side_by_side(self):
+        assert [name for name, s in SERVICES.items() if "ports" in s] == []
+        assert "8080" in SERVICES["gateway"]["expose"]
         assert any(d.args == ["8080"] for d in SERVER.all("listen"))
+
+    def test_the_ports_override_publishes_the_gateway_and_a_loopback_broker(self):
+        overridden = PORTS_OVERRIDE["services"]
+        assert set(overridden) == {"gateway", "rabbitmq"}
+        assert all(set(service) == {"ports"} for service in overridden.values())
+        assert all(p.startswith("127.0.0.1:") for p in overridden["rabbitmq"]["ports"])
+        assert [interpolated(p) for p in overridden["gateway"]["ports"]] == ["8080:8080"]
 
     def test_start_order_waits_for_healthy_dependencies(self):
         api = SERVICES["notifications-api"]["depends_on"]
@@ -311,8 +318,21 @@ class TestDockerfile:
         users = [ln.split()[1] for ln in final_stage.splitlines() if ln.startswith("USER ")]
         assert users
         assert users[-1] not in {"root", "0"}
+        (healthcheck,) = self.instructions("HEALTHCHECK")
+        command = json.loads(healthcheck.split(" CMD ", 1)[1])
+        assert command == ["python", "-m", "qahub_notify.healthcheck"]
         assert "HEALTHCHECK" in final_stage
-        assert "/healthz" in final_stage
+
+    def test_oci_labels_name_the_image_and_its_version(self):
+        final_stage = self.TEXT.rsplit("\nFROM ", 1)[1]
+        labels = dict(re.findall(r"(org\.opencontainers\.image\.\w+)=\"([^\"]*)\"", final_stage))
+        prefix = "org.opencontainers.image."
+        assert {
+            f"{prefix}{k}" for k in ("title", "description", "version", "revision", "created")
+        } <= set(labels)
+        assert labels[f"{prefix}version"] == "${VERSION}"
+        project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+        assert f"ARG VERSION={project['version']}" in final_stage
 
     def test_default_command_is_the_api(self):
         (cmd,) = self.instructions("CMD")

@@ -124,7 +124,8 @@ class TestMakeRun:
         run = await make_run(clone, free_port(), env)
         try:
             await run.line_matching(
-                r"RabbitMQ is not reachable .*docker compose up -d rabbitmq", timeout=180
+                r"RabbitMQ is not reachable .*docker-compose\.ports\.yml up -d rabbitmq",
+                timeout=180,
             )
             assert await asyncio.wait_for(run.process.wait(), 30) != 0
         finally:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import httpx
 import pytest
+from tests.support.servers import free_port
 from tests.testing.conftest import notify
 
 from qahub_notify.testing import NotificationsStack
@@ -157,3 +161,48 @@ def _eventually(condition, what: str, timeout: float = 10) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
         time.sleep(0.05)
+
+
+class TestImageHealthcheck:
+    """python -m qahub_notify.healthcheck (the image's check) on real service processes."""
+
+    def healthcheck(self, pid: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "qahub_notify.healthcheck", "--pid", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    def test_healthy_for_the_api_and_the_relay(self, stack):
+        pids = stack._backend.pids
+        assert len(pids) == 2
+        for pid in pids:
+            assert self.healthcheck(pid).returncode == 0
+
+    def test_unhealthy_when_the_service_does_not_answer(self):
+        port = str(free_port())
+        idle = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import time; time.sleep(60)",
+                "qahub-notify",
+                "relay",
+                "--port",
+                port,
+            ]
+        )
+        try:
+            result = self.healthcheck(idle.pid)
+        finally:
+            idle.kill()
+            idle.wait()
+        assert result.returncode == 1
+        assert f"unhealthy: http://127.0.0.1:{port}/readyz" in result.stderr
+
+    def test_unhealthy_when_no_service_runs(self):
+        result = self.healthcheck(os.getpid())
+        assert result.returncode == 1
+        assert "no qahub-notify api, relay or dev process found" in result.stderr

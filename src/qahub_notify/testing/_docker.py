@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qahub_notify.testing._processes import StackError
@@ -34,6 +35,7 @@ DEFAULT_IMAGE = "qahub-notify:latest"
 RABBITMQ_IMAGE = "rabbitmq:3.13-management"
 _BROKER = "amqp://guest:guest@rabbitmq:5672/"
 _START_SECONDS = 120
+_DEFAULT_SOCKET = "/var/run/docker.sock"  # where the Docker SDK looks without DOCKER_HOST
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,8 @@ class ContainerSpec:
     command: tuple[str, ...]
     environment: Mapping[str, str]
     port: int
-    ready_path: str | None  # None: ready when ``rabbitmq-diagnostics -q ping`` succeeds
+    ready_path: str | None = None  # ready when it answers 200 here, else when...
+    ready_command: tuple[str, ...] = ()  # ...this command succeeds inside the container
 
 
 def container_specs(
@@ -69,7 +72,14 @@ def container_specs(
     }
     serve = ("--host", "0.0.0.0")  # noqa: S104 - inside its container, on the stack's network
     return (
-        ContainerSpec("rabbitmq", RABBITMQ_IMAGE, (), {}, 5672, None),
+        ContainerSpec(
+            "rabbitmq",
+            RABBITMQ_IMAGE,
+            (),
+            {},
+            5672,
+            ready_command=("rabbitmq-diagnostics", "-q", "ping"),
+        ),
         ContainerSpec(
             "notifications-api",
             image,
@@ -96,6 +106,8 @@ def docker_unavailable() -> str | None:
         import testcontainers.core.container  # noqa: F401, PLC0415 - optional, as above
     except ImportError:
         return "testcontainers is not installed (pip install 'qahub-notify[docker]')"
+    if not os.environ.get("DOCKER_HOST") and not Path(_DEFAULT_SOCKET).exists():
+        return f"no Docker engine answers (DOCKER_HOST is unset and {_DEFAULT_SOCKET} is missing)"
     try:
         client = docker.from_env(timeout=3)
         try:
@@ -150,7 +162,7 @@ class DockerStack:
         )
 
         strategy: Any = (
-            ExecWaitStrategy(["rabbitmq-diagnostics", "-q", "ping"])
+            ExecWaitStrategy(list(spec.ready_command))
             if spec.ready_path is None
             else HttpWaitStrategy(spec.port, spec.ready_path)
         )

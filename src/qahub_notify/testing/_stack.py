@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from qahub_notify.testing._events import StreamEvent
 
-__all__ = ["Mode", "NotificationsStack"]
+__all__ = ["Mode", "NotificationsStack", "choose_mode"]
 
 Mode = Literal["auto", "local", "docker"]
 _MODES = ("auto", "local", "docker")
@@ -75,15 +75,12 @@ class NotificationsStack:
 
     def start(self) -> None:
         """Start the system and wait until it is ready (``with`` calls it)."""
-        from qahub_notify.testing._docker import DockerStack, docker_unavailable  # noqa: PLC0415
+        from qahub_notify.testing._docker import DockerStack  # noqa: PLC0415 - when started
         from qahub_notify.testing._local import LocalStack  # noqa: PLC0415 - as above
 
         if self._backend is not None:
             return
-        mode = self._requested
-        if mode == "auto":
-            use_docker = self._rabbitmq_url is None and docker_unavailable() is None
-            mode = "docker" if use_docker else "local"
+        mode = choose_mode(self._requested, rabbitmq_url=self._rabbitmq_url)
         backend: _Backend
         if mode == "docker":
             backend = DockerStack(self._image, self._database_url, secrets.token_urlsafe(48))
@@ -143,3 +140,12 @@ class NotificationsStack:
                 "the stack is not running: use it inside `with NotificationsStack()`"
             )
         return self._backend
+
+
+def choose_mode(requested: Mode, *, rabbitmq_url: str | None) -> Literal["local", "docker"]:
+    """``auto`` is docker where a Docker engine answers and no broker was given, else local."""
+    if requested != "auto":
+        return requested
+    from qahub_notify.testing._docker import docker_unavailable  # noqa: PLC0415 - optional
+
+    return "docker" if rabbitmq_url is None and docker_unavailable() is None else "local"
