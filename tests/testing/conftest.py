@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
 import pytest
 from tests.support.services import Broker
 
 from qahub_notify.testing import NotificationsStack
+from qahub_notify_client import Notification
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +33,10 @@ def stack(stacks: tuple[NotificationsStack, NotificationsStack]) -> Notification
     return stacks[0]
 
 
-def notify(stack: NotificationsStack, user: str, kind: str, data: object) -> httpx.Response:
+def notify(stack: NotificationsStack, user: str, kind: str, data: str | dict) -> Notification:
     """What the service under test would do: create a notification with a service token."""
-    token = stack.token("billing", scope="notifications:publish")
-    return httpx.post(
-        f"{stack.api_url}/api/v1/notifications",
-        headers={"Authorization": f"Bearer {token}"},
-        json={"type": kind, "notifiableType": "user", "notifiableId": user, "data": data},
-        timeout=10,
-    )
+    service = stack.client(stack.token("billing", scope="notifications:publish"))
+    return service.send(to=user, type=kind, data=data)
 
 
 def run_pytest(

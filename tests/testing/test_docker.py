@@ -45,7 +45,7 @@ def test_a_docker_stack_delivers_and_leaves_no_container(image: str):
     with NotificationsStack("docker", image=image) as stack:
         assert stack.mode == "docker"
         inbox = stack.inbox("42")
-        assert notify(stack, "42", "invoice.paid", {"invoice": 1}).status_code == 201
+        notify(stack, "42", "invoice.paid", {"invoice": 1})
         assert inbox.wait_for(type="invoice.paid").data == {"invoice": 1}
     left = {c.id for c in client.containers.list(all=True)} - before
     reaper = {c.id for c in client.containers.list(all=True) if "ryuk" in c.image.tags[0]}

@@ -13,6 +13,7 @@ from tests.support.servers import free_port
 from tests.testing.conftest import notify
 
 from qahub_notify.testing import NotificationsStack
+from qahub_notify_client import Forbidden, Unauthorized
 
 
 class TestInbox:
@@ -20,11 +21,10 @@ class TestInbox:
 
     def test_wait_for_returns_the_first_match_by_type_and_data_subset(self, stack):
         inbox = stack.inbox("u-match")
-        assert notify(stack, "u-match", "invoice.created", {"invoice": 1}).status_code == 201
-        assert (
-            notify(stack, "u-match", "invoice.paid", {"invoice": 1, "total": 5}).status_code == 201
-        )
+        notify(stack, "u-match", "invoice.created", {"invoice": 1})
+        created = notify(stack, "u-match", "invoice.paid", {"invoice": 1, "total": 5})
         paid = inbox.wait_for(type="invoice.paid", data={"invoice": 1})
+        assert paid == created
         assert (paid.type, paid.data, paid.notifiable_id) == (
             "invoice.paid",
             {"invoice": 1, "total": 5},
@@ -113,31 +113,28 @@ class TestIsolation:
 
     def test_each_stack_signs_with_its_own_secret(self, stacks):
         first, second = stacks
-        foreign = second.token("billing", scope="notifications:publish")
-        response = httpx.post(
-            f"{first.api_url}/api/v1/notifications",
-            headers={"Authorization": f"Bearer {foreign}"},
-            json={"type": "t", "notifiableType": "user", "notifiableId": "1", "data": {}},
-        )
-        assert response.status_code == 401
+        foreign = first.client(second.token("billing", scope="notifications:publish"))
+        with pytest.raises(Unauthorized):
+            foreign.send(to="1", type="t", data={})
 
 
 class TestTokens:
-    """token() mints what the stack's services accept, with the contract's claims."""
+    """token() mints what the stack's services accept; client() speaks as that token."""
 
     def test_a_user_token_may_only_notify_itself(self, stack):
-        user = stack.token("u-self")
-        create = {"type": "t", "notifiableType": "user", "data": {}}
-        post = f"{stack.api_url}/api/v1/notifications"
-        headers = {"Authorization": f"Bearer {user}"}
-        assert (
-            httpx.post(post, headers=headers, json={**create, "notifiableId": "u-self"}).status_code
-            == 201
-        )
-        assert (
-            httpx.post(post, headers=headers, json={**create, "notifiableId": "other"}).status_code
-            == 403
-        )
+        user = stack.client(stack.token("u-self"))
+        assert user.send(to="u-self", type="t", data={}).notifiable_id == "u-self"
+        with pytest.raises(Forbidden):
+            user.send(to="other", type="t", data={})
+
+    def test_the_client_reads_what_the_inbox_saw(self, stack):
+        inbox = stack.inbox("u-client")
+        notify(stack, "u-client", "invoice.paid", {"invoice": 3})
+        seen = inbox.wait_for(type="invoice.paid")
+        user = stack.client(stack.token("u-client"))
+        assert [n.id for n in user.list()] == [seen.id]
+        assert user.stats().unread == 1
+        inbox.close()
 
 
 class TestUsage:

@@ -4,7 +4,7 @@
 with NotificationsStack() as stack:     # mode="auto": containers where Docker runs, else local
     svc = stack.token("billing", scope="notifications:publish")
     inbox = stack.inbox("42")           # connected SSE subscriber of user 42
-    ...                                 # the service under test notifies user 42
+    stack.client(svc).send(to="42", type="invoice.paid", data={"invoice": 1})
     n = inbox.wait_for(type="invoice.paid", timeout=5)
 ```
 
@@ -13,9 +13,8 @@ With pytest, the plugin ``qahub_notify.testing.plugin`` (loaded automatically on
 Importing this package starts nothing and loads none of the servers' code.
 """
 
-from qahub_notify.testing._events import StreamEvent, StreamRefused
 from qahub_notify.testing._inbox import Inbox
 from qahub_notify.testing._processes import StackError
 from qahub_notify.testing._stack import Mode, NotificationsStack
 
-__all__ = ["Inbox", "Mode", "NotificationsStack", "StackError", "StreamEvent", "StreamRefused"]
+__all__ = ["Inbox", "Mode", "NotificationsStack", "StackError"]

@@ -7,15 +7,14 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Self
 
-from qahub_notify.testing._events import StreamEvent
 from qahub_notify.testing._record import Record
 
 if TYPE_CHECKING:
-    from qahub_contracts.api import Notification
+    from qahub_notify_client import Notification, StreamEvent
 
 __all__ = ["EventSource", "Inbox"]
 
-EventSource = Callable[[], AsyncIterator[StreamEvent]]
+EventSource = Callable[[], AsyncIterator["StreamEvent"]]
 """Opens the user's stream: every event across reconnects, until cancelled."""
 
 _CONNECT_TIMEOUT_SECONDS = 15.0

@@ -8,10 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from qahub_notify.testing._events import StreamEvent
-
 if TYPE_CHECKING:
-    from qahub_contracts.api import Notification
+    from qahub_notify_client import Notification, StreamEvent
 
 __all__ = ["Record"]
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Literal, Protocol, Self
 
-from qahub_notify.testing._events import stream_events
 from qahub_notify.testing._inbox import Inbox
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from qahub_notify.testing._events import StreamEvent
+    from qahub_notify_client import NotificationsClient, StreamEvent
 
 __all__ = ["Mode", "NotificationsStack", "choose_mode"]
 
@@ -63,6 +62,7 @@ class NotificationsStack:
         self._image = image
         self._backend: _Backend | None = None
         self._inboxes: list[Inbox] = []
+        self._clients: list[NotificationsClient] = []
         self.mode: Literal["local", "docker"] | None = None
         """The mode this stack runs in, once started."""
 
@@ -94,6 +94,8 @@ class NotificationsStack:
         try:
             while self._inboxes:
                 self._inboxes.pop().close()
+            while self._clients:
+                self._clients.pop().close()
         finally:
             backend, self._backend = self._backend, None
             if backend is not None:
@@ -123,12 +125,28 @@ class NotificationsStack:
         secret = self._started().jwt_secret
         return mint_token(secret, sub, ttl_seconds=ttl, scope=scope, role=role)
 
+    def client(self, token: str) -> NotificationsClient:
+        """The Python client (``qahub_notify_client``) on this stack's API and relay, as
+        ``token``; closed with the stack if not before."""
+        from qahub_notify_client import NotificationsClient  # noqa: PLC0415 - cheap plugin load
+
+        client = NotificationsClient(self.api_url, token, stream_url=self.stream_url)
+        self._clients.append(client)
+        return client
+
     def inbox(self, user: str) -> Inbox:
         """A connected subscriber of ``user``'s stream; closed by :meth:`close` or the stack."""
-        stream_url = self.stream_url
+        from qahub_notify_client import AsyncNotificationsClient  # noqa: PLC0415 - as above
 
-        def source() -> AsyncIterator[StreamEvent]:
-            return stream_events(stream_url, lambda: self.token(user))
+        api_url, stream_url = self.api_url, self.stream_url
+
+        def token() -> str:  # a fresh one on every connect: a stream ends when its token expires
+            return self.token(user)
+
+        async def source() -> AsyncIterator[StreamEvent]:
+            async with AsyncNotificationsClient(api_url, token, stream_url=stream_url) as client:
+                async for event in client.events():
+                    yield event
 
         inbox = Inbox(user, source)
         self._inboxes.append(inbox)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Self
 
-import httpx
+from qahub_notify_client import NotificationsClient
 
 
 @dataclass(frozen=True)
@@ -18,27 +19,27 @@ class Billing:
     """Pays invoices; tells QaHub Notifications about each non-zero payment."""
 
     def __init__(self, notifications_api_url: str, service_token: str) -> None:
-        self._http = httpx.Client(
-            base_url=notifications_api_url,
-            headers={"Authorization": f"Bearer {service_token}"},
-            timeout=10,
-        )
+        self._notifications = NotificationsClient(notifications_api_url, service_token)
 
     def pay(self, invoice: Invoice) -> None:
-        """Record the payment; notify the owner unless there was nothing to pay."""
+        """Record the payment; notify the owner unless there was nothing to pay.
+
+        The idempotency key makes a retried payment notify once.
+        """
         if invoice.amount_cents == 0:
             return
-        response = self._http.post(
-            "/api/v1/notifications",
-            headers={"Idempotency-Key": f"invoice-{invoice.number}-paid"},
-            json={
-                "type": "invoice.paid",
-                "notifiableType": "user",
-                "notifiableId": invoice.owner,
-                "data": {"invoice": invoice.number, "amountCents": invoice.amount_cents},
-            },
+        self._notifications.send(
+            to=invoice.owner,
+            type="invoice.paid",
+            data={"invoice": invoice.number, "amountCents": invoice.amount_cents},
+            idempotency_key=f"invoice-{invoice.number}-paid",
         )
-        response.raise_for_status()
 
     def close(self) -> None:
-        self._http.close()
+        self._notifications.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
