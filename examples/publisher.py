@@ -3,9 +3,10 @@
     export JWT_SECRET=...   # or QAHUB_TOKEN=<a token with scope notifications:publish>
     python examples/publisher.py 42 invoice.paid '{"invoice": 1001}' --key invoice-1001-paid
 
-Retrying with the same Idempotency-Key is always safe: the API answers the
-first result again and creates nothing new, so a timeout or a 503 is simply
-retried, with exponential backoff and jitter.
+Built on the Python client (``qahub_notify_client``): ``send`` retries a timeout,
+a 429 or a 5xx under the same Idempotency-Key, with bounded backoff, and the API
+answers the first result again and creates nothing new. So a retried call, or the
+same command run twice with ``--key``, notifies the user once.
 """
 
 from __future__ import annotations
@@ -14,15 +15,11 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import time
-import uuid
-from typing import Any
 
-import httpx
 import jwt
 
-RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
+from qahub_notify_client import AsyncNotificationsClient
 
 
 def service_token(name: str = "billing-service", ttl: int = 300) -> str:
@@ -32,33 +29,6 @@ def service_token(name: str = "billing-service", ttl: int = 300) -> str:
     now = int(time.time())
     claims = {"sub": name, "scope": "notifications:publish", "iat": now, "exp": now + ttl}
     return jwt.encode(claims, os.environ["JWT_SECRET"], algorithm="HS256")
-
-
-async def notify(
-    http: httpx.AsyncClient,
-    user: str,
-    type_: str,
-    data: str | dict[str, Any],
-    *,
-    key: str | None = None,
-    attempts: int = 5,
-) -> dict[str, Any]:
-    """Create one notification, retrying transient failures under one Idempotency-Key."""
-    body = {"type": type_, "notifiableType": "user", "notifiableId": user, "data": data}
-    headers = {"Idempotency-Key": key or str(uuid.uuid4())}
-    for attempt in range(1, attempts + 1):
-        try:
-            response = await http.post("/api/v1/notifications", json=body, headers=headers)
-        except httpx.TransportError:
-            if attempt == attempts:
-                raise
-        else:
-            if response.status_code == 201:
-                return dict(response.json())
-            if response.status_code not in RETRYABLE or attempt == attempts:
-                response.raise_for_status()
-        await asyncio.sleep(min(10.0, 0.2 * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311
-    raise AssertionError("unreachable")
 
 
 async def main() -> None:
@@ -75,10 +45,9 @@ async def main() -> None:
         data = json.loads(args.data)
     except ValueError:
         data = args.data
-    headers = {"Authorization": f"Bearer {service_token()}"}
-    async with httpx.AsyncClient(base_url=args.api, headers=headers, timeout=10) as http:
-        created = await notify(http, args.user, args.type, data, key=args.key)
-    print(json.dumps(created, indent=2))
+    async with AsyncNotificationsClient(args.api, service_token) as client:
+        created = await client.send(args.user, args.type, data, idempotency_key=args.key)
+    print(created.model_dump_json(indent=2))
 
 
 if __name__ == "__main__":

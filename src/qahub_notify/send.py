@@ -2,7 +2,9 @@
 
 Posts to the API (``--api``, else ``NOTIFICATIONS_API_URL``, else
 ``http://127.0.0.1:8000``) with ``--token`` or a short-lived service token
-(``scope=notifications:publish``) signed with ``JWT_SECRET``. ``DATA`` is sent
+(``scope=notifications:publish``) signed with ``JWT_SECRET``, through the Python
+client (``qahub_notify_client``): timeouts, 429 and 5xx are retried under one
+Idempotency-Key (``--idempotency-key``, else a fresh one). ``DATA`` is sent
 as a JSON object when it parses as one, otherwise as a string. Prints the
 created notification as JSON; exit 0 on 201, 1 when the API refuses or cannot
 be reached, 2 on a usage or configuration error.
@@ -16,10 +18,9 @@ import os
 import sys
 from typing import Any
 
-import httpx
-
 from qahub_contracts.auth import PUBLISH_SCOPE
 from qahub_notify.tokens import TokenUnavailable, mint_from_environment
+from qahub_notify_client import NotificationsClient, QaHubError
 
 __all__ = ["main", "parse_data"]
 
@@ -62,30 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     except TokenUnavailable as exc:
         print(f"config error: {exc} (or pass --token)", file=sys.stderr)
         return 2
-    headers = {"Authorization": f"Bearer {token}"}
-    if args.idempotency_key:
-        headers["Idempotency-Key"] = args.idempotency_key
-    body = {
-        "type": args.type_,
-        "notifiableType": "user",
-        "notifiableId": args.to,
-        "data": parse_data(args.data),
-    }
-    url = f"{args.api.rstrip('/')}/api/v1/notifications"
+    client = NotificationsClient(args.api, token, timeout=args.timeout)
     try:
-        response = httpx.post(url, json=body, headers=headers, timeout=args.timeout)
-    except httpx.HTTPError as exc:
-        print(f"error: the API at {args.api} cannot be reached: {exc}", file=sys.stderr)
+        created = client.send(args.to, args.type_, parse_data(args.data), args.idempotency_key)
+    except QaHubError as exc:
+        if exc.status is None:
+            print(f"error: the API at {args.api} cannot be reached: {exc}", file=sys.stderr)
+        else:
+            print(f"error: HTTP {exc.status}: {exc.message}", file=sys.stderr)
         return 1
-    if response.status_code != 201:
-        print(f"error: HTTP {response.status_code}: {_message(response)}", file=sys.stderr)
-        return 1
-    print(json.dumps(response.json(), separators=(",", ":")))
+    finally:
+        client.close()
+    print(created.model_dump_json())
     return 0
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        return str(response.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return response.text[:200]

@@ -16,34 +16,6 @@ from tests.cli.conftest import Cli, Stack
 from tests.support.servers import ROOT, child, free_port, serving, wait_http_ok
 
 from notifications_api.app import create_app as create_api
-from qahub_notify.tail import Event, parse_events
-
-
-class TestParseEvents:
-    """WHATWG framing: multi-line data, ids, retry hints; comments dispatch nothing."""
-
-    def test_frames_comments_and_retry(self):
-        retries: list[float] = []
-        lines = [
-            "retry: 2500",
-            "event: connected",
-            'data: {"a":1}',
-            "",
-            ": heartbeat",
-            "",
-            "event: notification",
-            "id: 7-abc",
-            "data: line one",
-            "data: line two",
-            "",
-            "data: incomplete",
-        ]
-        events = list(parse_events(lines, retries.append))
-        assert events == [
-            Event("connected", '{"a":1}', None),
-            Event("notification", "line one\nline two", "7-abc"),
-        ]
-        assert retries == [2.5]
 
 
 class Tail:

@@ -1,7 +1,6 @@
 """``send`` retries timeouts, 429 and 5xx under one Idempotency-Key, and nothing else.
 
-A small proxy in front of the real API plays the failures: it answers 503 or
-429 itself, stalls, or forwards a request to the API and loses the answer.
+A small proxy in front of the real API plays the failures (tests/support/flaky_proxy.py).
 """
 
 from __future__ import annotations
@@ -9,16 +8,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from tests.support.servers import serving
+from tests.support.flaky_proxy import flaky_proxy
 
 from qahub_contracts.api import Notification
 from qahub_notify_client import (
@@ -31,54 +24,13 @@ from qahub_notify_client import (
 
 from .conftest import Stack
 
-
-@dataclass
-class FlakyProxy:
-    """Plays ``script`` (one step per request), then forwards every request to the API."""
-
-    api_url: str
-    script: list[str]
-    keys: list[str | None] = field(default_factory=list)
-
-    async def handle(self, request: Request) -> Response:
-        self.keys.append(request.headers.get("Idempotency-Key"))
-        body = await request.body()
-        step = self.script.pop(0) if self.script else "forward"
-        if step == "503":
-            return _error(503, "unavailable")
-        if step == "429":
-            return _error(429, "too_many_requests", {"Retry-After": "1"})
-        if step == "stall":  # past the client's timeout; the client has gone by then
-            await asyncio.sleep(2)
-            return _error(504, "late")
-        answer = await self._forward(request, body)
-        if step == "lose":  # the API committed; its answer never reaches the client
-            return _error(502, "bad_gateway")
-        return answer
-
-    async def _forward(self, request: Request, body: bytes) -> Response:
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-        async with httpx.AsyncClient(base_url=self.api_url) as http:
-            answer = await http.request(
-                request.method, request.url.path, content=body, headers=headers
-            )
-        return Response(answer.content, answer.status_code, media_type="application/json")
-
-
-def _error(status: int, code: str, headers: dict[str, str] | None = None) -> Response:
-    body = {"error": {"code": code, "message": code}}
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
 Send = Callable[..., Awaitable[Notification]]
 
 
 @pytest.fixture(params=["sync", "async"])
 async def proxied(request: pytest.FixtureRequest, stack: Stack) -> AsyncIterator[Any]:
     """``(proxy, send)``: ``send(**kw)`` calls the sync or the asyncio client through it."""
-    proxy = FlakyProxy(stack.api_url, [])
-    app = Starlette(routes=[Route("/{path:path}", proxy.handle, methods=["GET", "POST"])])
-    async with serving(app) as url:
+    async with flaky_proxy(stack.api_url) as (proxy, url):
         token, options = stack.service_token(), {"timeout": 1.0, "retries": 3}
 
         async def send(**kw: Any) -> Notification:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Generator
@@ -33,6 +34,8 @@ from qahub_notify_client._errors import QaHubError, RateLimited, error_from_resp
 from qahub_notify_client._rest import transport_error
 
 __all__ = ["StreamEvent", "StreamSession", "afollow", "follow"]
+
+log = logging.getLogger("qahub_notify_client.stream")
 
 DEFAULT_RETRY_SECONDS: Final = 3.0
 MAX_DELAY_SECONDS: Final = 30.0
@@ -98,10 +101,13 @@ class StreamSession:
             self._seen.popitem(last=False)
         return False
 
-    def delay(self) -> float:
-        """Seconds before the next connect after an end or a failure."""
+    def delay(self, reason: str) -> float:
+        """Seconds before the next connect after an end or a failure (logged with ``reason``)."""
         self.failures += 1
-        return min(MAX_DELAY_SECONDS, self.retry * 2.0 ** min(self.failures - 1, 5))
+        delay = min(MAX_DELAY_SECONDS, self.retry * 2.0 ** min(self.failures - 1, 5))
+        since = f" after {self.last_event_id}" if self.last_event_id else ""
+        log.info("%s; reconnecting in %.1f s%s", reason, delay, since)
+        return delay
 
     def refused(self, response: httpx.Response) -> float:
         """Seconds before retrying a non-200 answer (already read).
@@ -116,7 +122,8 @@ class StreamSession:
         ):
             raise error
         hint = error.retry_after if isinstance(error, RateLimited) else None
-        return max(self.delay(), min(hint or 0.0, MAX_DELAY_SECONDS))
+        delay = self.delay(f"the relay answered HTTP {response.status_code}")
+        return max(delay, min(hint or 0.0, MAX_DELAY_SECONDS))
 
     def failed(self, exc: Exception) -> float:
         """Seconds before reconnecting after a lost connection.
@@ -128,7 +135,7 @@ class StreamSession:
             if isinstance(exc, httpx.TransportError):
                 raise transport_error(exc) from exc
             raise QaHubError(str(exc), code="unavailable") from exc
-        return self.delay()
+        return self.delay(f"stream interrupted: {type(exc).__name__}")
 
 
 _LOST: Final = (httpx.TransportError, httpx.StreamError, SSEError)
@@ -151,7 +158,7 @@ def follow(
                             yield event
                     if not session.reconnect:
                         return
-                    delay = session.delay()
+                    delay = session.delay("stream ended")
         except _LOST as exc:
             delay = session.failed(exc)
         time.sleep(delay)
@@ -176,7 +183,7 @@ async def afollow(
                             yield event
                     if not session.reconnect:
                         return
-                    delay = session.delay()
+                    delay = session.delay("stream ended")
         except _LOST as exc:
             delay = session.failed(exc)
         await asyncio.sleep(delay)
