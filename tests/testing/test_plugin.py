@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import httpx
+import pytest
 from tests.support.servers import ROOT
 from tests.testing.conftest import run_pytest
 
@@ -53,6 +54,7 @@ class TestLoading:
 class TestCleanUp:
     """A failing test still leaves no process, port or vhost behind."""
 
+    @pytest.mark.timeout(300)
     def test_a_failing_test_leaves_nothing_running(self, tmp_path: Path, broker):
         (tmp_path / "test_inner.py").write_text(textwrap.dedent(FAILING_SUITE))
         report_path = tmp_path / "report.json"

@@ -15,6 +15,8 @@ from tests.testing.conftest import notify
 from qahub_notify.testing import NotificationsStack
 from qahub_notify_client import Forbidden, Unauthorized
 
+pytestmark = pytest.mark.timeout(300)  # the first test waits for two stacks to start
+
 
 class TestInbox:
     """wait_for and assert_no_notification say what they awaited and what arrived."""
@@ -116,6 +118,22 @@ class TestIsolation:
         foreign = first.client(second.token("billing", scope="notifications:publish"))
         with pytest.raises(Unauthorized):
             foreign.send(to="1", type="t", data={})
+
+
+class TestWithoutTheManagementApi:
+    """No vhost can be made: the stack runs on the URL's vhost as given, and says so."""
+
+    def test_runs_on_the_given_vhost_with_a_warning(self, rabbitmq_url, monkeypatch, caplog):
+        monkeypatch.setenv("RABBITMQ_MANAGEMENT_URL", f"http://127.0.0.1:{free_port()}")
+        with (
+            caplog.at_level("WARNING", logger="qahub_notify.testing"),
+            NotificationsStack("local", rabbitmq_url=rabbitmq_url) as stack,
+        ):
+            assert stack.rabbitmq_url == rabbitmq_url
+            inbox = stack.inbox("u-shared")
+            notify(stack, "u-shared", "still.works", {})
+            inbox.wait_for(type="still.works")
+        assert "no vhost of its own for this stack" in caplog.text
 
 
 class TestTokens:

@@ -151,7 +151,9 @@ class DockerStack:
         except BaseException as exc:
             self.stop()
             if isinstance(exc, Exception) and not isinstance(exc, StackError):
-                raise StackError(f"docker mode ({self._image}): {exc}") from exc
+                missing = any(m in str(exc).lower() for m in ("not found", "pull access denied"))
+                hint = " (build it first: docker build -t qahub-notify .)" if missing else ""
+                raise StackError(f"docker mode, image {self._image}{hint}: {exc}") from exc
             raise
 
     def _run(self, spec: ContainerSpec) -> DockerContainer:
@@ -177,11 +179,18 @@ class DockerStack:
         return container
 
     def stop(self) -> None:
-        """Remove every container, then the network (idempotent)."""
-        try:
-            while self._containers:
+        """Remove every container, then the network (idempotent); one failure stops no other."""
+        failures: list[Exception] = []
+        while self._containers:
+            try:
                 self._containers.pop().stop()
-        finally:
-            if self._network is not None:
+            except Exception as exc:  # noqa: BLE001 - collected, raised after the rest is gone
+                failures.append(exc)
+        if self._network is not None:
+            try:
                 self._network.remove()
-                self._network = None
+            except Exception as exc:  # noqa: BLE001 - as above
+                failures.append(exc)
+            self._network = None
+        if failures:
+            raise StackError(f"docker mode: clean-up failed: {failures!r}")
