@@ -27,15 +27,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvloop
-from common import QAHUB, SECRET, Stack, load_avg, percentile, proc_cpu, python, write_result
+from common import (
+    QAHUB,
+    RESULTS,
+    SECRET,
+    Stack,
+    load_avg,
+    percentile,
+    proc_cpu,
+    python,
+    write_result,
+)
 from loadgen import WORKER, progress
 from wire import PostPool, notification_body
 
@@ -71,13 +83,23 @@ def api_gets(metrics: str) -> int:
     return total
 
 
-def relay_fetches(metrics: str) -> int | None:
+def relay_requests(metrics: str) -> int | None:
     """The relay's own count of snapshot requests to the API, if it exports one."""
     found = None
     for line in metrics.splitlines():
-        if line.startswith("stream_relay_snapshot_fetches_total"):
+        if line.startswith("stream_relay_snapshot_requests_total"):
             found = (found or 0) + int(float(line.rsplit(" ", 1)[1]))
     return found
+
+
+def run_queue_s(pid: int) -> float:
+    """Seconds the process's threads were runnable but waiting for a CPU (schedstat):
+    on a shared machine, how much of the storm the relay spent queued behind others."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
 
 
 class Probe:
@@ -164,6 +186,18 @@ async def open_storm(stack: Stack, users: list[str], args: argparse.Namespace) -
     }
 
 
+async def _profile(pid: int, args: argparse.Namespace) -> asyncio.subprocess.Process | None:
+    """``--py-spy``: sample the relay during the storm (collapsed stacks in bench/results/)."""
+    if not args.py_spy:
+        return None
+    out = RESULTS / f"storm-relay-{time.strftime('%Y%m%d-%H%M%S')}.folded"
+    argv = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--output", str(out)]
+    progress(f"py-spy -> {out}")
+    return await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+
+
 def _times(ordered: list[float]) -> dict[str, float]:
     return {
         "p50_s": round(percentile(ordered, 0.5), 3),
@@ -191,18 +225,26 @@ async def storm(qahub: Path, args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(1)  # the seed's events reach the relay
             gets0 = api_gets((await http.get(f"{stack.api_base}/metrics")).text)
             cpu0 = {"relay": proc_cpu(stack.relay.pid), "api": proc_cpu(stack.api.pid)}
+            waited0 = run_queue_s(stack.relay.pid)
             stop = asyncio.Event()
             polling = [asyncio.create_task(p.run(stop)) for p in probes.values()]
             progress(f"storm: {len(users) * args.tabs} streams of {len(users)} users ({qahub})")
+            spy = await _profile(stack.relay.pid, args)
             opened = await open_storm(stack, users, args)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # our own py-spy: it writes its profile and exits
+                await spy.wait()
             stop.set()
             await asyncio.gather(*polling)
             cpu = {
                 "relay": round(proc_cpu(stack.relay.pid) - cpu0["relay"], 2),
                 "api": round(proc_cpu(stack.api.pid) - cpu0["api"], 2),
+                "relay_waiting_for_a_cpu": round(run_queue_s(stack.relay.pid) - waited0, 2),
             }
             gets = api_gets((await http.get(f"{stack.api_base}/metrics")).text) - gets0
-            fetches = relay_fetches((await http.get(f"{relay_url}/metrics")).text)
+            fetches = None
+            with contextlib.suppress(httpx.HTTPError):  # a relay still stuck in the storm
+                fetches = relay_requests((await http.get(f"{relay_url}/metrics")).text)
     n = opened["streams"]
     return {
         "streams": n,
@@ -213,7 +255,7 @@ async def storm(qahub: Path, args: argparse.Namespace) -> dict[str, Any]:
         "without_snapshot": n - len(opened["snapshots"]),
         "without_stats": opened["no_stats"] + n - len(opened["heads"]),
         "api_gets_per_stream": round(gets / max(1, n), 3),
-        "relay_snapshot_fetches": fetches,
+        "relay_snapshot_requests": fetches,
         "cpu_s": cpu,
         "probes": {k: p.summary() for k, p in probes.items()},
         "client_cpu_s": opened["client_cpu_s"],
@@ -250,6 +292,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3, help="unread notifications per user")
     parser.add_argument("--deadline", type=float, default=60, help="seconds a stream may wait")
     parser.add_argument("--workers", type=int, default=0, help="client processes (0: auto)")
+    parser.add_argument("--py-spy", action="store_true", help="profile the relay (py-spy)")
     parser.add_argument("--before", type=Path, default=None, help="another checkout, run first")
     uvloop.run(run(parser.parse_args()))
 

@@ -23,6 +23,8 @@ from stream_relay.settings import ConfigError, load_settings
 
 __all__ = ["RelayServer", "main"]
 
+_ACCEPT_BACKLOG = 65535
+
 
 class RelayServer(uvicorn.Server):
     """uvicorn, but streams end before it waits for open connections to finish."""
@@ -70,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,  # uvicorn's access log prints query strings (?token=); see AccessLog
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
+        # A relay that dies sends all its clients here within one `retry:`: a long accept
+        # queue (the kernel caps it at net.core.somaxconn) keeps their SYNs from being
+        # dropped and retried seconds later.
+        backlog=_ACCEPT_BACKLOG,
         lifespan="on",
     )
     tune_gc()
