@@ -1,4 +1,9 @@
-"""The base model of every wire payload: camelCase JSON, immutable."""
+"""The base models of every wire payload: camelCase JSON, immutable.
+
+:class:`WireModel` refuses unknown fields (REST request bodies: a typo is a
+422); :class:`TolerantModel` ignores them (what one release writes and another
+reads: events, commands, answers, SSE data; DESIGN §11).
+"""
 
 from __future__ import annotations
 
@@ -21,3 +26,15 @@ class WireModel(BaseModel):
         extra="forbid",
         serialize_by_alias=True,
     )
+
+
+class TolerantModel(WireModel):
+    """A :class:`WireModel` that ignores fields it does not know (a tolerant reader).
+
+    A newer release may add a field to an event, a command or an answer; a reader
+    of an older release still takes the message, without that field, instead of
+    refusing (or, on the event log, parking) it. What bumps ``schemaVersion``
+    instead is in docs/evolution.md.
+    """
+
+    model_config = ConfigDict(extra="ignore")

@@ -9,7 +9,7 @@ from uuid import UUID
 import orjson
 from pydantic import AfterValidator, Field, StringConstraints
 
-from qahub_contracts._model import WireModel
+from qahub_contracts._model import TolerantModel, WireModel
 
 __all__ = [
     "MAX_DATA_BYTES",
@@ -61,7 +61,7 @@ UserId = Annotated[
 ]
 
 
-class Notification(WireModel):
+class Notification(TolerantModel):
     """One notification as the API returns it and the stream delivers it."""
 
     id: UUID
@@ -100,7 +100,7 @@ class BulkDelete(WireModel):
     ids: Annotated[list[UUID], Field(max_length=MAX_IDS)]
 
 
-class Stats(WireModel):
+class Stats(TolerantModel):
     """A user's counters: exact, maintained in the same transaction as each change."""
 
     total: int
@@ -108,34 +108,34 @@ class Stats(WireModel):
     read: int
 
 
-class NotificationPage(WireModel):
+class NotificationPage(TolerantModel):
     """One page of a listing, newest first; pass ``next_cursor`` back as ``cursor``."""
 
     items: list[Notification]
     next_cursor: str | None
 
 
-class UpdatedCount(WireModel):
+class UpdatedCount(TolerantModel):
     updated: int
 
 
-class DeletedCount(WireModel):
+class DeletedCount(TolerantModel):
     deleted: int
 
 
-class DeletedNotification(WireModel):
+class DeletedNotification(TolerantModel):
     """Data of the ``notification.deleted`` SSE event."""
 
     id: UUID
 
 
-class RecentNotifications(WireModel):
+class RecentNotifications(TolerantModel):
     """Data of the ``recent`` SSE event: up to ten unread notifications."""
 
     notifications: list[Notification]
 
 
-class StreamConnected(WireModel):
+class StreamConnected(TolerantModel):
     """Data of the ``connected`` SSE event, the first of every stream (DESIGN §5)."""
 
     client_id: str
@@ -144,7 +144,7 @@ class StreamConnected(WireModel):
     recovered: bool
 
 
-class Snapshot(WireModel):
+class Snapshot(TolerantModel):
     """``GET /api/v1/notifications/snapshot``: the caller's ``stats`` and newest unread
     notifications (``recent``, newest first), read together: what a stream opens with."""
 
@@ -152,12 +152,12 @@ class Snapshot(WireModel):
     recent: list[Notification]
 
 
-class ErrorDetail(WireModel):
+class ErrorDetail(TolerantModel):
     code: str
     message: str
 
 
-class ErrorBody(WireModel):
+class ErrorBody(TolerantModel):
     """The one JSON shape of every error answer: ``{"error": {"code", "message"}}``."""
 
     error: ErrorDetail

@@ -3,6 +3,11 @@
 Every event is a frozen model with ``eventId`` (for de-duplication),
 ``eventType`` (= routing key), ``schemaVersion``, ``occurredAt``, ``userId``,
 its payload and the recipient's ``stats`` after the change.
+
+Readers are tolerant (DESIGN §11): a field this release does not know, on the
+event or inside its notification or stats, is ignored, so a newer API's events
+still decode here. ``schemaVersion`` is the major version: one this release
+does not know is refused, and the reader parks (relay) or dead-letters it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from uuid import UUID, uuid4
 
 from pydantic import Field, TypeAdapter
 
-from qahub_contracts._model import WireModel
+from qahub_contracts._model import TolerantModel
 from qahub_contracts.api import Notification, Stats
 from qahub_contracts.topology import SCHEMA_VERSION, EventType
 
@@ -31,7 +36,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class _Event(WireModel):
+class _Event(TolerantModel):
     event_id: UUID = Field(default_factory=uuid4)
     schema_version: Literal[1] = SCHEMA_VERSION
     occurred_at: datetime = Field(default_factory=_now)
@@ -79,6 +84,8 @@ def decode_event(body: bytes | str) -> DomainEvent:
 
     Raises:
         pydantic.ValidationError: the body is not JSON, not a known event type,
-            or carries a schema version this package does not understand.
+            lacks a field this release needs, or carries a ``schemaVersion``
+            (major version) this package does not understand. Unknown fields
+            are not an error.
     """
     return _adapter.validate_json(body)

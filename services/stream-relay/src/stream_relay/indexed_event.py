@@ -222,7 +222,9 @@ class IndexedEvent:
         self._event_id = event.event_id
         if isinstance(event, NotificationCreated):
             self._created = event.notification.id
-        frame = domain_event_frame(sse_id(self.offset, event.event_id), event)
+        # The notification and stats go out as the API wrote them (DESIGN §11).
+        wire = orjson.loads(self.body)
+        frame = domain_event_frame(sse_id(self.offset, event.event_id), event, wire)
         self._frame_end = len(frame)
-        self._live = frame + stats_frame(event.stats)
+        self._live = frame + stats_frame(event.stats, wire.get("stats"))
         return self._live

@@ -4,13 +4,19 @@ Guarantees:
 - a frame's ``data`` is split on every line break (CRLF, LF, CR) into one
   ``data:`` line each, so no payload can end a frame or start a field early;
 - ids and event names never contain CR, LF or NUL (:class:`ValueError` instead);
-- every frame ends with one blank line.
+- every frame ends with one blank line;
+- a notification (and its ``stats``) goes out as the API wrote it into the event
+  when that is given (``wire``): a field a newer API added reaches the browser
+  through this relay even though this release does not know it (DESIGN §11).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
+
+import orjson
 
 from qahub_contracts.api import DeletedNotification, Stats
 from qahub_contracts.events import (
@@ -79,15 +85,25 @@ def comment(text: str) -> bytes:
 HEARTBEAT: Final = comment("heartbeat")
 
 
-def stats_frame(stats: Stats) -> bytes:
-    """The ``stats`` event: the user's counters, no id."""
+def stats_frame(stats: Stats, wire: object = None) -> bytes:
+    """The ``stats`` event: the user's counters, no id (``wire``: the object as written)."""
+    if isinstance(wire, Mapping):
+        return encode_frame(orjson.dumps(wire).decode(), event="stats")
     return encode_frame(stats.model_dump_json(by_alias=True), event="stats")
 
 
-def domain_event_frame(sse_id: str, event: DomainEvent) -> bytes:
-    """The event's own frame, with ``sse_id`` (its ``stats`` go in a separate frame)."""
+def domain_event_frame(
+    sse_id: str, event: DomainEvent, wire: Mapping[str, Any] | None = None
+) -> bytes:
+    """The event's own frame, with ``sse_id`` (its ``stats`` go in a separate frame).
+
+    ``wire`` is the event as the API wrote it (its JSON, parsed; ``event`` is its
+    validated form): its ``notification`` object is sent as it is.
+    """
     if isinstance(event, NotificationDeleted):
         data = DeletedNotification(id=event.notification_id).model_dump_json(by_alias=True)
+    elif wire is not None and isinstance(wire.get("notification"), Mapping):
+        data = orjson.dumps(wire["notification"]).decode()
     else:
         data = event.notification.model_dump_json(by_alias=True)
     name = SSE_EVENT_NAMES[type(event)]
