@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
-from pydantic import Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from qahub_contracts._model import TolerantModel
 from qahub_contracts.api import Notification, Stats
@@ -37,6 +37,13 @@ def _now() -> datetime:
 
 
 class _Event(TolerantModel):
+    # Every schema of an event (AsyncAPI, docs/schemas) describes what the producer
+    # writes: eventId, eventType, schemaVersion and occurredAt always, so required.
+    model_config = ConfigDict(
+        json_schema_mode_override="serialization",
+        json_schema_serialization_defaults_required=True,
+    )
+
     event_id: UUID = Field(default_factory=uuid4)
     schema_version: Literal[1] = SCHEMA_VERSION
     occurred_at: datetime = Field(default_factory=_now)

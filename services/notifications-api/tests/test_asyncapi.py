@@ -30,3 +30,10 @@ class TestAsyncApi:
         assert committed == specification(), (
             "regenerate: python -m notifications_api.asyncapi > docs/asyncapi.json"
         )
+
+    def test_the_envelope_fields_are_required(self):
+        """eventId, eventType, schemaVersion and occurredAt are always written (DESIGN §11)."""
+        schemas = specification()["components"]["schemas"]  # type: ignore[index]
+        for name in ("NotificationCreated", "NotificationUpdated", "NotificationDeleted"):
+            required = set(schemas[name]["required"])
+            assert {"eventId", "eventType", "schemaVersion", "occurredAt", "userId"} <= required
