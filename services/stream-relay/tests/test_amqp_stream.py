@@ -1,4 +1,4 @@
-"""The hand-written delivery parser of stream_relay.amqp_stream, fed pamqp-marshalled frames.
+"""The hand-written delivery parser (stream_relay.amqp_frames), fed pamqp-marshalled frames.
 
 The broker-facing behaviour (handshake, acks, reconnects) runs against real
 RabbitMQ in test_stream_limits.py and the reliability suite.
@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from pamqp import body, commands, frame, header
 
-from stream_relay.amqp_stream import Delivery, _Protocol
+from stream_relay.amqp_frames import Delivery, FrameReader, MalformedFrame
+from stream_relay.amqp_stream import StreamProtocol
 
 
 def delivery_frames(tag: int, payload: bytes, *, frame_max: int = 4096, **properties) -> bytes:
@@ -31,20 +32,21 @@ def delivery_frames(tag: int, payload: bytes, *, frame_max: int = 4096, **proper
     return b"".join(frames)
 
 
-async def feed(data: bytes, *, chunk_sizes: list[int] | None = None) -> list[Delivery]:
+def feed(data: bytes, *, chunk_sizes: list[int] | None = None) -> list[Delivery]:
     got: list[Delivery] = []
-    protocol = _Protocol(got.append)
+    others: list[bytes] = []
+    reader = FrameReader(got.append, others.append)
     position = 0
     for size in chunk_sizes or [len(data)]:
-        protocol.data_received(data[position : position + size])
+        reader.feed(data[position : position + size])
         position += size
-    protocol.data_received(data[position:])
-    assert not protocol.lost.done()
+    reader.feed(data[position:])
+    assert others == []
     return got
 
 
 class TestDeliveries:
-    async def test_headers_message_id_and_body_of_each_message_in_order(self):
+    def test_headers_message_id_and_body_of_each_message_in_order(self):
         data = b"".join(
             delivery_frames(
                 tag,
@@ -58,7 +60,7 @@ class TestDeliveries:
             )
             for tag in range(1, 4)
         )
-        got = await feed(data)
+        got = feed(data)
         assert [(d.delivery_tag, d.message_id, d.body) for d in got] == [
             (1, "m-1", b'{"n": 1}'),
             (2, "m-2", b'{"n": 2}'),
@@ -66,27 +68,27 @@ class TestDeliveries:
         ]
         assert got[0].headers == {"x-stream-offset": 41, "qahub-user-id": "alice"}
 
-    async def test_messages_split_anywhere_and_over_several_body_frames(self):
+    def test_messages_split_anywhere_and_over_several_body_frames(self):
         payloads = [bytes(random.randrange(256) for _ in range(n)) for n in (0, 1, 9000, 300)]
         data = b"".join(
             delivery_frames(tag, p, frame_max=1000, headers={"x-stream-offset": tag})
             for tag, p in enumerate(payloads, start=1)
         )
         cuts = [random.randrange(1, 50) for _ in range(len(data) // 25)]
-        got = await feed(data, chunk_sizes=cuts)
+        got = feed(data, chunk_sizes=cuts)
         assert [d.body for d in got] == payloads
         assert [d.headers["x-stream-offset"] for d in got] == [1, 2, 3, 4]
         assert all(d.message_id is None for d in got)
 
-    async def test_unusual_header_types_fall_back_to_the_full_table_decoder(self):
+    def test_unusual_header_types_fall_back_to_the_full_table_decoder(self):
         headers = {"x-stream-offset": 7, "flag": True, "nested": {"a": 1}, "ratio": 0.5}
-        got = await feed(delivery_frames(1, b"{}", headers=headers, message_id="m"))
+        got = feed(delivery_frames(1, b"{}", headers=headers, message_id="m"))
         assert got[0].headers["x-stream-offset"] == 7
         assert got[0].headers["nested"] == {"a": 1}
         assert got[0].message_id == "m"
 
     async def test_a_broker_close_ends_the_subscription(self):
-        protocol = _Protocol(lambda _: None)
+        protocol = StreamProtocol(lambda _: None)
         close = commands.Channel.Close(
             reply_code=406, reply_text="PRECONDITION_FAILED", class_id=60, method_id=20
         )
@@ -99,3 +101,8 @@ class TestDeliveries:
         with pytest.raises(ConnectionError, match="PRECONDITION_FAILED"):
             protocol.lost.result()
         assert frame.unmarshal(sent[0])[2].name == "Channel.CloseOk"
+
+    def test_bytes_that_are_not_frames_are_refused(self):
+        deliver = delivery_frames(1, b"{}")
+        with pytest.raises(MalformedFrame):
+            FrameReader(lambda _: None, lambda _: None).feed(deliver[:-1] + b"\x00")

@@ -183,7 +183,7 @@ class ConnectionRegistry:
     def publish(self, entry: IndexedEvent) -> int:
         """Offer ``entry`` to each connection of its user; returns how many took it."""
         delivered = 0
-        for connection in list(self._by_user.get(entry.event.user_id, {}).values()):
+        for connection in list(self._by_user.get(entry.user_id, {}).values()):
             was_open = connection.closed_reason is None
             if connection.offer(entry):
                 delivered += 1

@@ -1,7 +1,8 @@
 """The parts of one running relay, born together in the lifespan and closed together.
 
-Start-up order: metrics, index, registry, HTTP client, consumer (which starts
-reading the log in the background), the shared heartbeat timer. Shutdown is
+Start-up order: metrics, index, registry, the per-event pipeline (with the
+local copy), HTTP client, consumer (which starts reading the log in the
+background), the shared heartbeat timer. Shutdown is
 the reverse, and first ends every open stream so clients reconnect to another
 instance.
 """
@@ -21,6 +22,7 @@ from stream_relay.fanout import ConnectionRegistry
 from stream_relay.heartbeat import Heartbeats
 from stream_relay.local_log import LocalLog
 from stream_relay.metrics import RelayMetrics
+from stream_relay.pipeline import Pipeline
 from stream_relay.replay import ReplayIndex
 from stream_relay.session import SessionConfig
 from stream_relay.settings import RelaySettings
@@ -70,14 +72,13 @@ async def running_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
     )
     metrics.watch_connections(lambda: registry.total)
     metrics.watch_index(lambda: len(index))
+    pipeline = Pipeline(index=index, registry=registry, metrics=metrics, local=_local_log(settings))
     consumer = StreamConsumer(
-        local_log=_local_log(settings),
         endpoints=settings.broker_endpoints,
         replicas=settings.event_log_replicas,
         max_age=settings.event_log_max_age,
         prefetch=settings.consumer_prefetch,
-        index=index,
-        registry=registry,
+        pipeline=pipeline,
         metrics=metrics,
     )
     heartbeats = Heartbeats(settings.sse_heartbeat_seconds)

@@ -38,6 +38,7 @@ from stream_relay.frames import ConnectionFrames
 from stream_relay.opening import HandOver, connected_frame, initial_frames
 
 if TYPE_CHECKING:
+    from qahub_contracts.auth import Principal
     from stream_relay.fanout import Connection, ConnectionRegistry
     from stream_relay.heartbeat import Heartbeats
     from stream_relay.indexed_event import IndexedEvent
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from stream_relay.security import Caller
     from stream_relay.snapshot_cache import SnapshotCache
 
-__all__ = ["DirectWriter", "SessionConfig", "StreamSession", "Write"]
+__all__ = ["DirectWriter", "LiveStream", "SessionConfig", "StreamSession", "Write"]
 
 log = logging.getLogger("stream_relay.session")
 
@@ -83,7 +84,7 @@ class SessionConfig:
 
 
 class StreamSession:
-    """Writes the frames of one stream; :meth:`open` registers it first."""
+    """One stream from connect to close; :meth:`open` registers it first."""
 
     __slots__ = (
         "_caller",
@@ -91,12 +92,10 @@ class StreamSession:
         "_connection",
         "_direct",
         "_hand_over",
-        "_last_write",
         "_metrics",
         "_registry",
         "_rules",
         "_snapshots",
-        "_writing",
     )
 
     def __init__(
@@ -119,8 +118,6 @@ class StreamSession:
         self._metrics = metrics
         self._config = config
         self._direct: DirectWriter | None = None
-        self._writing = False  # a `write` is in flight: the sink must not overtake it
-        self._last_write = 0.0
 
     @classmethod
     def open(
@@ -163,42 +160,37 @@ class StreamSession:
         hand_over, self._hand_over = self._hand_over, None
         assert hand_over is not None  # noqa: S101 - run() is called once
         recovered = hand_over.replay.recovered
+        connection, rules, metrics = self._connection, self._rules, self._metrics
         self._direct = direct
-        self._connection.on_close = self._closed
+        connection.on_close = self._closed
+        retry_ms = self._config.stream_retry_ms()
         try:
-            await write(
-                connected_frame(
-                    self._connection, recovered=recovered, retry_ms=self._config.stream_retry_ms()
-                )
+            await write(connected_frame(connection, recovered=recovered, retry_ms=retry_ms))
+            before = rules.delivered
+            opening = await initial_frames(
+                hand_over,
+                rules,
+                user_id=connection.user_id,
+                token=self._caller.token,
+                snapshots=self._snapshots,
+                metrics=metrics,
             )
-            await write(await self._opening(hand_over))
-            await self._live(write)
+            metrics.events_delivered.value += rules.delivered - before
+            await write(opening)
+            live = LiveStream(connection, rules, self._caller.principal, metrics, self._config)
+            await live.run(write, direct)
         finally:
-            self._connection.attach(None)
-            self._registry.release(self._connection)
+            connection.attach(None)
+            self._registry.release(connection)
             log.info(
                 "stream closed client=%s user=%s recovered=%s delivered=%d reason=%s after %.1fs",
-                self._connection.client_id,
-                self._connection.user_id,
+                connection.client_id,
+                connection.user_id,
                 recovered,
-                self._rules.delivered,
-                self._connection.closed_reason or "client gone",
+                rules.delivered,
+                connection.closed_reason or "client gone",
                 time.monotonic() - started,
             )
-
-    async def _opening(self, hand_over: HandOver) -> bytes:
-        rules = self._rules
-        before = rules.delivered
-        chunk = await initial_frames(
-            hand_over,
-            rules,
-            user_id=self._connection.user_id,
-            token=self._caller.token,
-            snapshots=self._snapshots,
-            metrics=self._metrics,
-        )
-        self._metrics.events_delivered.value += rules.delivered - before
-        return chunk
 
     def _closed(self, reason: str) -> None:
         """A client dropped as slow is not reading: its socket is closed too, since a
@@ -206,22 +198,55 @@ class StreamSession:
         if reason == "slow" and self._direct is not None:
             self._direct.abort()
 
-    async def _live(self, write: Write) -> None:
+
+class LiveStream:
+    """The live part of one stream: queued events, the direct sink, heartbeats."""
+
+    __slots__ = (
+        "_config",
+        "_connection",
+        "_direct",
+        "_last_write",
+        "_metrics",
+        "_principal",
+        "_rules",
+        "_writing",
+    )
+
+    def __init__(
+        self,
+        connection: Connection,
+        rules: ConnectionFrames,
+        principal: Principal,
+        metrics: RelayMetrics,
+        config: SessionConfig,
+    ) -> None:
+        self._connection = connection
+        self._rules = rules
+        self._principal = principal
+        self._metrics = metrics
+        self._config = config
+        self._direct: DirectWriter | None = None
+        self._writing = False  # a `write` is in flight: the sink must not overtake it
         self._last_write = time.monotonic()
-        beats = self._config.heartbeats if self._direct is not None else None
-        if self._direct is not None:
+
+    async def run(self, write: Write, direct: DirectWriter | None) -> None:
+        """Deliver live events until the connection is closed or the token expires."""
+        self._direct = direct
+        beats = self._config.heartbeats if direct is not None else None
+        if direct is not None:
             self._connection.attach(self._sink)
         if beats is not None:
             beats.add(self)
         try:
-            await self._live_loop(write, own_heartbeat=beats is None)
+            await self._loop(write, own_heartbeat=beats is None)
         finally:
             if beats is not None:
                 beats.discard(self)
 
-    async def _live_loop(self, write: Write, *, own_heartbeat: bool) -> None:
+    async def _loop(self, write: Write, *, own_heartbeat: bool) -> None:
         connection, rules = self._connection, self._rules
-        principal = self._caller.principal
+        principal = self._principal
         heartbeat = self._config.heartbeat_seconds
         while True:
             left = principal.seconds_left()
@@ -273,7 +298,7 @@ class StreamSession:
             direct is None
             or self._writing
             or not direct.ready()
-            or time.time() >= self._caller.principal.expires_at
+            or time.time() >= self._principal.expires_at
         ):
             return False
         rules = self._rules
