@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from qahub_contracts.amqp_endpoints import BrokerEndpoints
 from stream_relay.consumer import BatchedAcks, StreamConsumer
 from stream_relay.fanout import ConnectionRegistry
 from stream_relay.metrics import RelayMetrics
@@ -55,7 +56,7 @@ class TestStop:
         """A cleanup that fails while cancelled must not turn stop() into a reconnect loop."""
         pipeline = _HangingRestore()
         reader = StreamConsumer(
-            url="amqp://unused/",
+            endpoints=BrokerEndpoints(["amqp://unused/"]),
             max_age="1h",
             prefetch=8,
             pipeline=pipeline,

@@ -13,15 +13,9 @@ Guarantees, in frame order:
    on the way out, whatever ended it.
 
 :meth:`StreamSession.run` hands each chunk of frames to a ``write`` callable
-(:mod:`stream_relay.sse_response` writes it to the ASGI ``send``); an idle
-session is one suspended coroutine waiting on its connection's one future.
-Given a :class:`DirectWriter` as well, a live session attaches a sink to its
-connection: the fan-out then writes each event's frames synchronously (no
-wake-up of the coroutine), except while a ``write`` is in flight or the direct
-writer is not ready: those events queue and the coroutine writes them, in
-order. Such a session's heartbeat comes from the relay's shared timer
-(:mod:`stream_relay.heartbeat`); its coroutine sleeps until an event is queued,
-the stream is closed or the token expires.
+(:mod:`stream_relay.stream_endpoint` writes it to the ASGI ``send``), and,
+once the opening frames are out, the stream to :class:`~stream_relay.live.LiveStream`
+(live events, the direct sink, heartbeats).
 """
 
 from __future__ import annotations
@@ -29,42 +23,24 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from stream_relay import sse
 from stream_relay.frames import ConnectionFrames
+from stream_relay.live import DirectWriter, LiveStream, Write
 from stream_relay.opening import HandOver, connected_frame, initial_frames
 
 if TYPE_CHECKING:
-    from qahub_contracts.auth import Principal
     from stream_relay.fanout import Connection, ConnectionRegistry
     from stream_relay.heartbeat import Heartbeats
-    from stream_relay.indexed_event import IndexedEvent
     from stream_relay.metrics import RelayMetrics
     from stream_relay.replay import ReplayIndex
     from stream_relay.security import Caller
     from stream_relay.snapshot_cache import SnapshotCache
 
-__all__ = ["DirectWriter", "LiveStream", "SessionConfig", "StreamSession", "Write"]
+__all__ = ["SessionConfig", "StreamSession"]
 
 log = logging.getLogger("stream_relay.session")
-
-Write = Callable[[bytes], Awaitable[None]]
-
-
-class DirectWriter(Protocol):
-    """Synchronous writes onto the client's socket (``sse_response.TransportWriter``)."""
-
-    def ready(self) -> bool:
-        """Whether a write now goes out without waiting (the client is reading)."""
-
-    def write(self, chunk: bytes) -> None:
-        """One chunk of frames, now (call :meth:`ready` first)."""
-
-    def abort(self) -> None:
-        """Close the socket now (a client that does not read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +153,14 @@ class StreamSession:
             )
             metrics.events_delivered.value += rules.delivered - before
             await write(opening)
-            live = LiveStream(connection, rules, self._caller.principal, metrics, self._config)
+            live = LiveStream(
+                connection,
+                rules,
+                self._caller.principal,
+                metrics,
+                heartbeat_seconds=self._config.heartbeat_seconds,
+                heartbeats=self._config.heartbeats,
+            )
             await live.run(write, direct)
         finally:
             connection.attach(None)
@@ -197,115 +180,3 @@ class StreamSession:
         write to it may wait forever (and the stream with it, holding its slot)."""
         if reason == "slow" and self._direct is not None:
             self._direct.abort()
-
-
-class LiveStream:
-    """The live part of one stream: queued events, the direct sink, heartbeats."""
-
-    __slots__ = (
-        "_config",
-        "_connection",
-        "_direct",
-        "_last_write",
-        "_metrics",
-        "_principal",
-        "_rules",
-        "_writing",
-    )
-
-    def __init__(
-        self,
-        connection: Connection,
-        rules: ConnectionFrames,
-        principal: Principal,
-        metrics: RelayMetrics,
-        config: SessionConfig,
-    ) -> None:
-        self._connection = connection
-        self._rules = rules
-        self._principal = principal
-        self._metrics = metrics
-        self._config = config
-        self._direct: DirectWriter | None = None
-        self._writing = False  # a `write` is in flight: the sink must not overtake it
-        self._last_write = time.monotonic()
-
-    async def run(self, write: Write, direct: DirectWriter | None) -> None:
-        """Deliver live events until the connection is closed or the token expires."""
-        self._direct = direct
-        beats = self._config.heartbeats if direct is not None else None
-        if direct is not None:
-            self._connection.attach(self._sink)
-        if beats is not None:
-            beats.add(self)
-        try:
-            await self._loop(write, own_heartbeat=beats is None)
-        finally:
-            if beats is not None:
-                beats.discard(self)
-
-    async def _loop(self, write: Write, *, own_heartbeat: bool) -> None:
-        connection, rules = self._connection, self._rules
-        principal = self._principal
-        heartbeat = self._config.heartbeat_seconds
-        while True:
-            left = principal.seconds_left()
-            if left <= 0:
-                connection.close("token expired")
-            if connection.closed_reason is not None:
-                return
-            if not own_heartbeat:
-                await connection.wait(left)  # the shared timer beats (see beat)
-                beat_due = False
-            else:
-                due = heartbeat - (time.monotonic() - self._last_write)
-                timed_out = await connection.wait(max(0.0, min(due, left)))
-                # A timer may fire a hair before the clock says the interval is over:
-                # a timed-out wait for the heartbeat (not the expiry) means it is due.
-                since = time.monotonic() - self._last_write
-                beat_due = (timed_out and due <= left) or since >= heartbeat
-            queued = connection.drain()
-            before = rules.delivered
-            chunk = rules.live_chunk(queued) if queued else b""
-            self._metrics.events_delivered.value += rules.delivered - before
-            if not chunk and beat_due:
-                chunk = sse.HEARTBEAT
-            if chunk:
-                self._writing = True
-                try:
-                    await write(chunk)
-                finally:
-                    self._writing = False
-                self._last_write = time.monotonic()
-
-    def beat(self, now: float) -> None:
-        """The shared timer's call: a heartbeat if nothing was written for the interval.
-
-        Skipped while a write is in flight or the client is not reading (bytes are
-        pending then anyway); a closed connection is its coroutine's to end.
-        """
-        direct = self._direct
-        if now - self._last_write < self._config.heartbeat_seconds or direct is None:
-            return
-        if not self._writing and direct.ready():
-            direct.write(sse.HEARTBEAT)
-            self._last_write = now
-
-    def _sink(self, entry: IndexedEvent) -> bool:
-        """The fan-out's synchronous path (see the module docstring); ``False``: queue it."""
-        direct = self._direct
-        if (
-            direct is None
-            or self._writing
-            or not direct.ready()
-            or time.time() >= self._principal.expires_at
-        ):
-            return False
-        rules = self._rules
-        before = rules.delivered
-        frames = rules.live(entry)
-        if frames:
-            self._metrics.events_delivered.value += rules.delivered - before
-            direct.write(frames)
-            self._last_write = time.monotonic()
-        return True
