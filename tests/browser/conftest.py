@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 from tests.api.conftest import SECRET, Api, api_settings, migrate
+from tests.support import node
 from tests.support.servers import bound_socket, serving
 from tests.system.conftest import relay_settings
 
@@ -104,3 +105,9 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
         yield page
     finally:
         await context.close()
+
+
+@pytest.fixture(scope="session")
+def typescript_package() -> Path:
+    """clients/typescript with its Node dependencies (esbuild, react) installed."""
+    return node.typescript_package()

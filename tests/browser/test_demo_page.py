@@ -198,3 +198,68 @@ async def test_update_the_readme_screenshot(demo: Demo, page: Page):
     await expect(page.locator("#badge")).to_have_text("3")
     await page.set_viewport_size({"width": 760, "height": 520})
     await page.screenshot(path=SCREENSHOT)
+
+
+def _luminance(rgb: str) -> float:
+    """Relative luminance (WCAG 2) of a CSS ``rgb(r, g, b)`` colour."""
+    channels = [int(part) / 255 for part in rgb[rgb.index("(") + 1 : -1].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    lighter, darker = sorted([_luminance(a), _luminance(b)], reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+class TestAddressAndAccessibility:
+    """The token leaves the address; unread is more than a tint; actions fit the state."""
+
+    async def test_the_token_is_removed_from_the_address_once_read(self, demo: Demo, page: Page):
+        await open_inbox(page, demo.url("42"))
+        assert "token" not in page.url
+        assert await page.evaluate("location.search") == ""
+        # replaced in place: the address with the token is not in the tab's history either
+        await page.go_back()
+        assert "token" not in page.url
+
+    async def test_unread_rows_are_announced_and_marked_by_more_than_a_tint(
+        self, demo: Demo, page: Page
+    ):
+        await open_inbox(page, demo.url("42"))
+        unread = await demo.api.create("42", "look at me")
+        read = await demo.api.create("42", "seen already")
+        await page.get_by_role("button", name="Mark read: seen already").click()
+        row = page.locator(f"#n-{unread['id']}")
+        await expect(row.locator(".text")).to_have_text("Unread: look at me")
+        await expect(page.locator(f"#n-{read['id']} .text")).to_have_text("Read: seen already")
+        bar, background, width = await row.evaluate(
+            "el => { const s = getComputedStyle(el);"
+            " return [s.borderLeftColor, s.backgroundColor, s.borderLeftWidth]; }"
+        )
+        assert width == "4px"
+        assert contrast(bar, background) >= 3.0, (bar, background)
+        read_bar = await page.locator(f"#n-{read['id']}").evaluate(
+            "el => getComputedStyle(el).borderLeftColor"
+        )
+        assert read_bar == "rgba(0, 0, 0, 0)"  # no bar on a read row
+
+    async def test_mark_all_read_is_disabled_at_zero_unread(self, demo: Demo, page: Page):
+        await open_inbox(page, demo.url("42"))
+        mark_all = page.get_by_role("button", name="Mark all read")
+        await expect(mark_all).to_be_disabled()
+        await demo.api.create("42", "one")
+        await expect(mark_all).to_be_enabled()
+        await mark_all.click()
+        await expect(mark_all).to_be_disabled()
+
+    async def test_load_more_lists_the_pages_past_the_first(self, demo: Demo, page: Page):
+        created = [await demo.api.create("42", f"old {i}") for i in range(53)]
+        await open_inbox(page, demo.url("42"))
+        rows = page.locator("#list li")
+        await expect(rows).to_have_count(50)
+        await page.get_by_role("button", name="Load more").click()
+        await expect(rows).to_have_count(53)
+        await expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+        ids = await rows.evaluate_all("els => els.map(e => e.dataset.id)")
+        assert ids == [n["id"] for n in reversed(created)]
