@@ -23,7 +23,8 @@ import yaml
 from tests.support.servers import ROOT
 
 from notifications_api.settings import ApiSettings
-from qahub_contracts.topology import BINDING_KEY, EVENT_LOG_QUEUE, EXCHANGE, stream_arguments
+from qahub_contracts.amqp_endpoints import parse_urls
+from qahub_contracts.topology import EXCHANGE
 from qahub_notify.single_origin import is_relay_path
 from stream_relay.settings import RelaySettings
 
@@ -31,6 +32,7 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 PORTS_OVERRIDE = yaml.safe_load((ROOT / "docker-compose.ports.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 RELAYS = ("stream-relay-1", "stream-relay-2")
+BROKER_NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")  # the last two: the cluster profile
 APP_SERVICES = {"notifications-api": ApiSettings, **dict.fromkeys(RELAYS, RelaySettings)}
 _INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
 
@@ -134,8 +136,12 @@ class TestComposeServices:
     """The stack the issue asks for, each part with a health check."""
 
     def test_every_service_is_there(self):
-        expected = {"rabbitmq", "postgres", "notifications-api", *RELAYS, "gateway"}
+        expected = {*BROKER_NODES, "postgres", "notifications-api", *RELAYS, "gateway"}
         assert set(SERVICES) == expected
+
+    def test_only_the_extra_broker_nodes_are_in_a_profile(self):
+        profiles = {name: s["profiles"] for name, s in SERVICES.items() if "profiles" in s}
+        assert profiles == {"rabbitmq-2": ["cluster"], "rabbitmq-3": ["cluster"]}
 
     def test_every_service_has_a_healthcheck(self):
         for name, service in SERVICES.items():
@@ -169,7 +175,7 @@ class TestComposeServices:
     def test_start_order_waits_for_healthy_dependencies(self):
         api = SERVICES["notifications-api"]["depends_on"]
         assert {n: d["condition"] for n, d in api.items()} == {
-            "rabbitmq": "service_healthy",
+            **dict.fromkeys(BROKER_NODES, "service_healthy"),
             "postgres": "service_healthy",
         }
         gateway = SERVICES["gateway"]["depends_on"]
@@ -188,7 +194,7 @@ class TestEnvironment:
     def test_values_pass_the_settings_validation(self, service: str):
         values = {name.lower(): value for name, value in environment(service).items()}
         settings = APP_SERVICES[service](**values)
-        assert settings.rabbitmq_url.endswith("@rabbitmq:5672/")
+        assert settings.broker_endpoints.urls[0].endswith("@rabbitmq:5672/")
 
     def test_the_api_uses_postgres_with_the_composed_credentials(self):
         url = environment("notifications-api")["DATABASE_URL"]
@@ -203,7 +209,7 @@ class TestEnvironment:
         for relay in RELAYS:
             env = environment(relay)
             assert env["NOTIFICATIONS_API_URL"] == "http://notifications-api:8000"
-            for shared in ("JWT_SECRET", "RABBITMQ_URL", "EVENT_LOG_MAX_AGE"):
+            for shared in ("JWT_SECRET", "RABBITMQ_URL", "EVENT_LOG_MAX_AGE", "EVENT_LOG_REPLICAS"):
                 assert env[shared] == api[shared], shared
 
     def test_the_gateway_body_limit_matches_the_api(self):
@@ -214,34 +220,31 @@ class TestEnvironment:
 
 
 class TestBroker:
-    """RabbitMQ starts with the event log the services would declare, arguments included."""
+    """RabbitMQ starts with the user and the exchange; the services declare the event log."""
 
     DEFINITIONS = json.loads((ROOT / "deploy" / "rabbitmq" / "definitions.json").read_text())
 
-    def test_the_stream_queue_has_the_services_arguments(self):
-        (queue,) = [q for q in self.DEFINITIONS["queues"] if q["name"] == EVENT_LOG_QUEUE]
-        max_age = environment("notifications-api")["EVENT_LOG_MAX_AGE"]
-        assert queue["arguments"] == stream_arguments(max_age)
-        assert queue["durable"] is True
+    def test_the_event_log_is_left_to_the_services(self):
+        # Declared at the first node's boot, before the cluster profile's nodes join, the
+        # stream would get one replica; the services declare it with EVENT_LOG_REPLICAS.
+        assert self.DEFINITIONS["queues"] == []
+        assert self.DEFINITIONS["bindings"] == []
 
-    def test_the_exchange_and_binding_match_the_topology(self):
+    def test_the_exchange_matches_the_topology(self):
         (exchange,) = self.DEFINITIONS["exchanges"]
         assert (exchange["name"], exchange["type"], exchange["durable"]) == (
             EXCHANGE,
             "topic",
             True,
         )
-        (binding,) = self.DEFINITIONS["bindings"]
-        assert (binding["source"], binding["destination"], binding["routing_key"]) == (
-            EXCHANGE,
-            EVENT_LOG_QUEUE,
-            BINDING_KEY,
-        )
 
     def test_the_configured_user_can_reach_what_the_services_use(self):
-        user = environment("notifications-api")["RABBITMQ_URL"].split("//")[1].split(":")[0]
-        assert any(u["name"] == user for u in self.DEFINITIONS["users"])
-        assert any(p["user"] == user and p["vhost"] == "/" for p in self.DEFINITIONS["permissions"])
+        for url in parse_urls(environment("notifications-api")["RABBITMQ_URL"]):
+            user = url.split("//")[1].split(":")[0]
+            assert any(u["name"] == user for u in self.DEFINITIONS["users"])
+            assert any(
+                p["user"] == user and p["vhost"] == "/" for p in self.DEFINITIONS["permissions"]
+            )
 
     def test_the_config_loads_the_definitions_mounted_by_compose(self):
         conf = (ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf").read_text()
@@ -249,6 +252,41 @@ class TestBroker:
         mounts = " ".join(SERVICES["rabbitmq"]["volumes"])
         assert "deploy/rabbitmq/definitions.json:/etc/rabbitmq/definitions.json" in mounts
         assert SERVICES["rabbitmq"]["image"].startswith("rabbitmq:3.")
+
+
+class TestClusterProfile:
+    """`--profile cluster`: three nodes, one cluster, the log on all three, fail-over."""
+
+    MEMBER_CONF = (ROOT / "deploy" / "rabbitmq" / "cluster-member.conf").read_text()
+
+    def test_three_nodes_of_one_image_with_one_cookie_and_their_own_data(self):
+        nodes = [SERVICES[n] for n in BROKER_NODES]
+        assert len({n["image"] for n in nodes}) == 1
+        cookies = {interpolated(n["environment"]["RABBITMQ_ERLANG_COOKIE"]) for n in nodes}
+        assert len(cookies) == 1
+        assert cookies != {""}
+        assert [n["hostname"] for n in nodes] == list(BROKER_NODES)
+        data = [v for n in nodes for v in n["volumes"] if v.endswith(":/var/lib/rabbitmq")]
+        assert len(set(data)) == 3
+
+    def test_the_other_nodes_join_the_first_after_it_is_healthy(self):
+        assert "cluster_formation.peer_discovery_backend = classic_config" in self.MEMBER_CONF
+        assert "cluster_formation.classic_config.nodes.1 = rabbit@rabbitmq" in self.MEMBER_CONF
+        for name in BROKER_NODES[1:]:
+            node = SERVICES[name]
+            assert node["depends_on"] == {"rabbitmq": {"condition": "service_healthy"}}
+            mounts = " ".join(node["volumes"])
+            assert "deploy/rabbitmq/cluster-member.conf:/etc/rabbitmq/rabbitmq.conf" in mounts
+
+    @pytest.mark.parametrize("service", sorted(APP_SERVICES))
+    def test_every_service_lists_every_node_and_waits_for_those_running(self, service: str):
+        urls = parse_urls(environment(service)["RABBITMQ_URL"])
+        assert [url.split("@")[1] for url in urls] == [f"{n}:5672/" for n in BROKER_NODES]
+        assert environment(service)["EVENT_LOG_REPLICAS"] == str(len(BROKER_NODES))
+        depends = SERVICES[service]["depends_on"]
+        assert depends["rabbitmq"] == {"condition": "service_healthy"}
+        for name in BROKER_NODES[1:]:  # required: false: absent without the profile
+            assert depends[name] == {"condition": "service_healthy", "required": False}
 
 
 class TestGateway:
