@@ -115,7 +115,7 @@ class TestFrameInjection:
 
 
 class TestParser:
-    """The tests' own WHATWG parser reads multi-line data as one event."""
+    """The tests' SSE reader (httpx-sse, as the client) reads multi-line data as one event."""
 
     def test_the_parser_agrees_on_raw_frames(self):
         frames, rest = parse_frames('event: notification\ndata: {"a":\ndata: 1}\nid: 5-ab\n\n')

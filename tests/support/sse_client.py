@@ -1,21 +1,26 @@
-"""A test's SSE client: a strict WHATWG frame parser and a background stream reader."""
+"""A test's SSE reader: frames as they are on the wire, and a background stream reader.
+
+Frames are decoded by httpx-sse, the parser the Python client's ``events()`` uses
+(the client yields events; a test of the relay's wire format also needs the
+heartbeat comments, each frame's own ``id`` and its ``retry:``, which this keeps).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from dataclasses import dataclass, field
 
 import httpx
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
 __all__ = ["Frame", "SseStream", "parse_frames"]
 
 
 @dataclass
 class Frame:
-    """One dispatched SSE event (or a lone comment), parsed the WHATWG way."""
+    """One dispatched SSE event (or a lone comment), as httpx-sse decodes it."""
 
     event: str = "message"
     data: str = ""
@@ -24,28 +29,32 @@ class Frame:
     comments: list[str] = field(default_factory=list)
 
 
+def _frame(lines: list[str]) -> Frame | None:
+    decoder = SSEDecoder()  # one per frame: an id belongs to its own frame only
+    for line in lines:
+        decoder.decode(line)
+    comments = [line[1:].removeprefix(" ") for line in lines if line.startswith(":")]
+    sse = decoder.decode("")
+    if sse is None:
+        return Frame(comments=comments) if comments else None
+    return Frame(sse.event, sse.data, sse.id or None, sse.retry, comments)
+
+
 def parse_frames(text: str) -> tuple[list[Frame], str]:
-    """Complete frames in ``text`` and the unparsed rest (a reader's WHATWG parser)."""
+    """Complete frames in ``text`` and the unparsed rest (feed the rest back with more text)."""
+    lines_decoder = SSELineDecoder()
+    lines = lines_decoder.decode(text) if text else []
     frames: list[Frame] = []
-    blocks = re.split(r"(?:\r\n|\r|\n){2}", text)
-    rest = blocks.pop()
-    for block in blocks:
-        frame, data = Frame(), []
-        for line in re.split(r"\r\n|\r|\n", block):
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "":
-                frame.comments.append(value)
-            elif name == "data":
-                data.append(value)
-            elif name == "event":
-                frame.event = value
-            elif name == "id":
-                frame.id = value
-            elif name == "retry":
-                frame.retry = int(value)
-        frame.data = "\n".join(data)
-        frames.append(frame)
+    block: list[str] = []
+    for line in lines:
+        if line:
+            block.append(line)
+            continue
+        if (frame := _frame(block)) is not None:
+            frames.append(frame)
+        block = []
+    partial = "".join(lines_decoder.buffer) + ("\r" if lines_decoder.trailing_cr else "")
+    rest = "".join(f"{line}\n" for line in block) + partial
     return frames, rest
 
 

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import time
 from collections.abc import Callable
 
-import httpx
-
-from tests.support.sse_client import parse_frames
-
-_TIMEOUT = httpx.Timeout(5, read=30)
+from qahub_notify_client import AsyncNotificationsClient, QaHubError, StreamEvent
 
 
 class Subscriber:
@@ -56,40 +51,37 @@ class Subscriber:
                 await self._task
 
     async def _run(self) -> None:
-        async with httpx.AsyncClient(timeout=_TIMEOUT) as http:
-            while not self._stop.is_set():
-                with contextlib.suppress(
-                    httpx.HTTPError, OSError, TimeoutError, json.JSONDecodeError
-                ):
-                    await self._once(http, self.choose(self.relays))
-                await asyncio.sleep(random.uniform(0.02, 0.1))
+        while not self._stop.is_set():
+            with contextlib.suppress(QaHubError, KeyError, TypeError):
+                await self._once(self.choose(self.relays))
+            await asyncio.sleep(random.uniform(0.02, 0.1))
 
-    async def _once(self, http: httpx.AsyncClient, relay: str) -> None:
-        headers = {"Authorization": f"Bearer {self.token()}"}
-        if self.last_id is not None:
-            headers["Last-Event-ID"] = self.last_id
+    async def _once(self, relay: str) -> None:
+        """One connection through the Python client (``reconnect=False``: the relay is ours
+        to choose; a fresh client per connection, so duplicates across reconnects stay
+        visible to the checker)."""
         connected_at = time.monotonic()
-        async with http.stream(
-            "GET", f"{relay}/api/v1/notifications/stream", headers=headers
-        ) as response:
-            if response.status_code != 200:
-                return
+        async with AsyncNotificationsClient(relay, self.token, timeout=5) as client:
+            events = client.events(self.last_id, reconnect=False, idle_timeout=30)
+            try:
+                async for event in events:
+                    self._record(event, events.last_event_id)
+                    if self.hop_every and time.monotonic() - connected_at > self.hop_every:
+                        return
+            finally:
+                self.last_id = events.last_event_id
+                await events.aclose()
+
+    def _record(self, event: StreamEvent, last_id: str | None) -> None:
+        self.last_id = last_id  # id-only frames advance it too, as in a browser
+        if event.event == "connected":
             self.connects += 1
-            buffer = ""
-            async for text in response.aiter_text():
-                frames, buffer = parse_frames(buffer + text)
-                for frame in frames:
-                    if frame.id:
-                        self.last_id = frame.id
-                    if frame.event == "connected":
-                        self.recovered.append(json.loads(frame.data)["recovered"])
-                    elif frame.event == "notification":
-                        self.received.append(json.loads(frame.data)["id"])
-                    elif frame.event == "recent" and self.last_id is None and not self.received:
-                        # First connect, nothing to resume from: a notification created
-                        # while the relay fetched the snapshot is listed here and, by
-                        # design, not sent again live. Later `recent` frames never count.
-                        listed = json.loads(frame.data)["notifications"]
-                        self.received.extend(n["id"] for n in reversed(listed))
-                if self.hop_every and time.monotonic() - connected_at > self.hop_every:
-                    return
+            self.recovered.append(event.data["recovered"])
+        elif event.event == "notification":
+            self.received.append(event.data["id"])
+        elif event.event == "recent" and self.last_id is None and not self.received:
+            # First connect, nothing to resume from: a notification created
+            # while the relay fetched the snapshot is listed here and, by
+            # design, not sent again live. Later `recent` frames never count.
+            listed = event.data["notifications"]
+            self.received.extend(n["id"] for n in reversed(listed))

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
+from httpx_sse import EventSource
 from tests.support.proxy import tcp_proxy
 
 from qahub_notify_client import (
+    AsyncEventStream,
     AsyncNotificationsClient,
     NotificationsClient,
     StreamEvent,
     Unauthorized,
 )
+from qahub_notify_client._stream import StreamSession
 
 from .conftest import Stack
 
 
 async def collect(
-    events: AsyncGenerator[StreamEvent, None],
+    events: AsyncEventStream,
     until: Callable[[list[StreamEvent]], bool],
     *,
     timeout: float = 20,
@@ -195,3 +199,48 @@ class TestReconnect:
         assert len(reconnects) >= 1
         assert all(reconnects)
         assert len(tokens) >= 3
+
+
+def _decoded(raw: str, session: StreamSession) -> list[StreamEvent]:
+    """What the client yields for ``raw`` wire bytes on one connection (httpx-sse decodes)."""
+    response = httpx.Response(200, headers={"content-type": "text/event-stream"}, text=raw)
+    session.opened()
+    accepted = (session.accept(sse) for sse in EventSource(response).iter_sse())
+    return [event for event in accepted if event is not None]
+
+
+class TestStreamSession:
+    """Frames become events the WHATWG way; ids are each event's own; none repeats."""
+
+    def test_framing_ids_retry_and_what_is_not_an_event(self):
+        session = StreamSession(None)
+        raw = (
+            "retry: 2500\n\n"  # a retry-only frame (the relay's first)
+            'event: connected\ndata: {"recovered": false}\n\n'
+            ": heartbeat\n\n"
+            'event: notification\nid: 7-abc\ndata: {"a":\ndata: 1}\n\n'
+            'event: stats\ndata: {"total": 1}\n\n'  # httpx-sse repeats 7-abc on it
+            "id: 8-abc\n\n"  # id-only: moves the position, yields nothing
+            "data: not json\n\n"
+        )
+        events = _decoded(raw, session)
+        assert [(e.event, e.id, e.data) for e in events] == [
+            ("connected", None, {"recovered": False}),
+            ("notification", "7-abc", {"a": 1}),
+            ("stats", None, {"total": 1}),
+            ("message", None, "not json"),
+        ]
+        assert session.retry == 2.5
+        assert session.last_event_id == "8-abc"
+        assert session.headers() == {"Last-Event-ID": "8-abc"}
+
+    def test_an_event_replayed_again_is_dropped(self):
+        session = StreamSession("6-abc")
+        frame = "event: notification\nid: 7-abc\ndata: {}\n\n"
+        assert [e.id for e in _decoded(frame, session)] == ["7-abc"]
+        again = (
+            "event: connected\ndata: {}\n\n"
+            + frame
+            + "event: notification\nid: 9-abc\ndata: {}\n\n"
+        )
+        assert [e.id for e in _decoded(again, session)] == [None, "9-abc"]

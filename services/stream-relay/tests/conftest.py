@@ -242,7 +242,7 @@ def token() -> Callable[..., str]:
 
 @pytest.fixture
 def parse_sse() -> Callable[[str], tuple[list[Frame], str]]:
-    """The tests' own WHATWG SSE parser (independent of ``stream_relay.sse``)."""
+    """httpx-sse's decoding, as the Python client reads (independent of ``stream_relay.sse``)."""
     return parse_frames
 
 

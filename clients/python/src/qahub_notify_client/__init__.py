@@ -23,15 +23,17 @@ from qahub_notify_client._errors import (
     Unavailable,
     ValidationFailed,
 )
-from qahub_notify_client._stream import StreamEvent
+from qahub_notify_client._stream import AsyncEventStream, EventStream, StreamEvent
 
 if TYPE_CHECKING:
     from qahub_notify_client._commands import AsyncCommandSender, CommandSender
 
 __all__ = [
     "AsyncCommandSender",
+    "AsyncEventStream",
     "AsyncNotificationsClient",
     "CommandSender",
+    "EventStream",
     "Forbidden",
     "NotFound",
     "Notification",

@@ -7,7 +7,7 @@ iterators. The token callable may be a coroutine function.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from uuid import UUID
@@ -19,7 +19,7 @@ from qahub_notify_client import _rest
 from qahub_notify_client._auth import AsyncToken, BearerAuth
 from qahub_notify_client._errors import QaHubError
 from qahub_notify_client._rest import Backoff, Call, Status
-from qahub_notify_client._stream import StreamEvent, StreamSession, afollow
+from qahub_notify_client._stream import AsyncEventStream, StreamSession, afollow
 
 __all__ = ["AsyncNotificationsClient"]
 
@@ -89,11 +89,11 @@ class AsyncNotificationsClient:
 
     def events(
         self, last_event_id: str | None = None, *, reconnect: bool = True, idle_timeout: float = 90
-    ) -> AsyncGenerator[StreamEvent, None]:
+    ) -> AsyncEventStream:
         """The caller's stream as an async iterator; see :meth:`NotificationsClient.events`."""
         timeout = httpx.Timeout(self._timeout, read=idle_timeout)
         session = StreamSession(last_event_id, reconnect=reconnect)
-        return afollow(self._http, self._stream_url, session, timeout)
+        return AsyncEventStream(afollow(self._http, self._stream_url, session, timeout), session)
 
     async def list(self, status: Status = "all") -> AsyncIterator[Notification]:
         """The caller's notifications, newest first, following ``nextCursor`` page by page."""

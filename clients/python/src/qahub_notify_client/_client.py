@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from uuid import UUID
@@ -15,7 +15,7 @@ from qahub_notify_client import _rest
 from qahub_notify_client._auth import BearerAuth, Token
 from qahub_notify_client._errors import QaHubError
 from qahub_notify_client._rest import Backoff, Call, Status
-from qahub_notify_client._stream import StreamEvent, StreamSession, follow
+from qahub_notify_client._stream import EventStream, StreamSession, follow
 
 __all__ = ["NotificationsClient"]
 
@@ -94,7 +94,7 @@ class NotificationsClient:
 
     def events(
         self, last_event_id: str | None = None, *, reconnect: bool = True, idle_timeout: float = 90
-    ) -> Generator[StreamEvent, None, None]:
+    ) -> EventStream:
         """The caller's stream, resumed after ``last_event_id``; runs until you stop iterating.
 
         See the ``_stream`` module for the guarantees. A connection silent for
@@ -102,7 +102,7 @@ class NotificationsClient:
         """
         timeout = httpx.Timeout(self._timeout, read=idle_timeout)
         session = StreamSession(last_event_id, reconnect=reconnect)
-        return follow(self._http, self._stream_url, session, timeout)
+        return EventStream(follow(self._http, self._stream_url, session, timeout), session)
 
     def list(self, status: Status = "all") -> Iterator[Notification]:
         """The caller's notifications, newest first, following ``nextCursor`` page by page."""

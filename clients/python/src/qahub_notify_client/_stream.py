@@ -25,7 +25,8 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass
-from typing import Any, Final
+from types import TracebackType
+from typing import Any, Final, Self
 
 import httpx
 from httpx_sse import ServerSentEvent, SSEError, aconnect_sse, connect_sse
@@ -33,7 +34,7 @@ from httpx_sse import ServerSentEvent, SSEError, aconnect_sse, connect_sse
 from qahub_notify_client._errors import QaHubError, RateLimited, error_from_response
 from qahub_notify_client._rest import transport_error
 
-__all__ = ["StreamEvent", "StreamSession", "afollow", "follow"]
+__all__ = ["AsyncEventStream", "EventStream", "StreamEvent", "StreamSession", "afollow", "follow"]
 
 log = logging.getLogger("qahub_notify_client.stream")
 
@@ -187,3 +188,65 @@ async def afollow(
         except _LOST as exc:
             delay = session.failed(exc)
         await asyncio.sleep(delay)
+
+
+class EventStream:
+    """What ``events()`` returns: an iterator of events that knows the stream's position.
+
+    ``last_event_id`` is the id to resume from (it also advances on id-only frames,
+    which are not events); ``close()`` (or ``with``) ends the connection.
+    """
+
+    def __init__(self, events: Generator[StreamEvent, None, None], session: StreamSession) -> None:
+        self._events = events
+        self._session = session
+
+    @property
+    def last_event_id(self) -> str | None:
+        return self._session.last_event_id
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> StreamEvent:
+        return next(self._events)
+
+    def close(self) -> None:
+        self._events.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncEventStream:
+    """The asyncio twin of :class:`EventStream` (``aclose()``, ``async with``)."""
+
+    def __init__(self, events: AsyncGenerator[StreamEvent, None], session: StreamSession) -> None:
+        self._events = events
+        self._session = session
+
+    @property
+    def last_event_id(self) -> str | None:
+        return self._session.last_event_id
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        return await anext(self._events)
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
