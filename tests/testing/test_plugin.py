@@ -46,6 +46,12 @@ class TestLoading:
         )
         assert out.stdout.strip() == "[]"
 
+    def test_the_public_names_are_the_contracts(self):
+        import qahub_notify.testing as kit  # noqa: PLC0415
+
+        assert kit.__all__ == sorted(kit.__all__)
+        assert set(kit.__all__) == {"Inbox", "Mode", "NotificationsStack", "StackError"}
+
     def test_the_option_is_offered(self, tmp_path: Path, broker):
         result = run_pytest(["--help"], tmp_path, broker)
         assert "--qahub-mode={auto,local,docker}" in result.stdout

@@ -13,8 +13,8 @@ With pytest, the plugin ``qahub_notify.testing.plugin`` (loaded automatically on
 Importing this package starts nothing and loads none of the servers' code.
 """
 
+from qahub_notify.testing._errors import StackError
 from qahub_notify.testing._inbox import Inbox
-from qahub_notify.testing._processes import StackError
 from qahub_notify.testing._stack import Mode, NotificationsStack
 
 __all__ = ["Inbox", "Mode", "NotificationsStack", "StackError"]

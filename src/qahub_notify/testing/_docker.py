@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qahub_notify.testing._processes import StackError
+from qahub_notify.testing._errors import StackError
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer

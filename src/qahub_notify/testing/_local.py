@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from qahub_notify.testing._processes import ServiceProcess, StackError, free_port
+from qahub_notify.testing._errors import StackError
+from qahub_notify.testing._processes import ServiceProcess, free_port
 from qahub_notify.testing._vhost import VirtualHost
 
 __all__ = ["DEFAULT_RABBITMQ_URL", "LocalStack"]

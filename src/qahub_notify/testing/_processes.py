@@ -10,14 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["ServiceProcess", "StackError", "free_port", "service_command"]
+from qahub_notify.testing._errors import StackError
+
+__all__ = ["ServiceProcess", "free_port", "service_command"]
 
 _MODULES = {"api": "notifications_api", "relay": "stream_relay"}
 _TAIL_CHARS = 2000
-
-
-class StackError(Exception):
-    """A stack could not start; the message says which part and ends with its log's tail."""
 
 
 def free_port() -> int:

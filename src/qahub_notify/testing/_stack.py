@@ -135,7 +135,8 @@ class NotificationsStack:
         return client
 
     def inbox(self, user: str) -> Inbox:
-        """A connected subscriber of ``user``'s stream; closed by :meth:`close` or the stack."""
+        """A connected subscriber of ``user``'s stream (live once this returns); closed by
+        its ``close()`` or when the stack stops."""
         from qahub_notify_client import AsyncNotificationsClient  # noqa: PLC0415 - as above
 
         api_url, stream_url = self.api_url, self.stream_url
