@@ -27,13 +27,17 @@ __all__ = ["main"]
 DEMO_USER = "demo"
 
 
-def _broker_answers(url: str) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "localhost", parts.port or 5672), 2):
-            return True
-    except OSError:
-        return False
+def _broker_answers(urls: tuple[str, ...]) -> bool:
+    """Whether any node of ``RABBITMQ_URL`` accepts a TCP connection."""
+    for url in urls:
+        parts = urlsplit(url)
+        port = parts.port or (5671 if parts.scheme == "amqps" else 5672)
+        try:
+            with socket.create_connection((parts.hostname or "localhost", port), 2):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _banner(base: str, secret: str) -> str:
@@ -77,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, RelayConfigError) as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
-    if not _broker_answers(api_settings.rabbitmq_url):
-        where = urlsplit(api_settings.rabbitmq_url)
+    endpoints = api_settings.broker_endpoints
+    if not _broker_answers(endpoints.urls):
         print(
-            f"RabbitMQ is not reachable at {where.hostname}:{where.port or 5672}: start it "
+            f"RabbitMQ is not reachable at {endpoints.describe()}: start it "
             "(`docker compose -f docker-compose.yml -f docker-compose.ports.yml up -d rabbitmq`, "
             "or `rabbitmq-server -detached`) or set RABBITMQ_URL",
             file=sys.stderr,

@@ -60,8 +60,8 @@ class TestNewerProducer:
 class TestUnknownMajorVersion:
     """schemaVersion 2 is parked and counted; the events after it still flow."""
 
-    async def test_skipped_counted_and_the_next_event_flows(
-        self, start_relay, open_stream, publisher, events, token
+    async def test_skipped_counted_logged_once_and_the_next_event_flows(
+        self, start_relay, open_stream, publisher, events, token, caplog
     ):
         relay = await start_relay()
         stream = await open_stream(relay.base_url, token("alice"))
@@ -79,3 +79,5 @@ class TestUnknownMajorVersion:
         async with httpx.AsyncClient(base_url=relay.base_url) as http:
             metrics = (await http.get("/metrics")).text
         assert 'stream_relay_parked_events_total{reason="unknown_schema"} 3.0' in metrics
+        logged = [r for r in caplog.records if "schemaVersion 2" in r.getMessage()]
+        assert len(logged) == 1, [r.getMessage() for r in caplog.records]

@@ -61,21 +61,27 @@ def parse_sse_id(value: str) -> tuple[int, str] | None:
 
 
 class Unusable(ValueError):
-    """A log message that is not an event this relay understands; ``reason`` says why."""
+    """A log message that is not an event this relay understands; ``reason`` says why.
 
-    def __init__(self, reason: str) -> None:
+    ``version`` is the ``schemaVersion`` of an ``unknown_schema`` message (as text,
+    cut to 20 characters): a producer of a newer major version, logged once per version.
+    """
+
+    def __init__(self, reason: str, version: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.version = version
 
 
-def _park_reason(body: bytes) -> str:
+def _unusable(body: bytes) -> Unusable:
+    """Why ``body`` (which failed validation) is parked."""
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return "invalid_json"
+        return Unusable("invalid_json")
     if isinstance(parsed, dict) and parsed.get("schemaVersion") != SCHEMA_VERSION:
-        return "unknown_schema"
-    return "invalid_event"
+        return Unusable("unknown_schema", repr(parsed.get("schemaVersion"))[:20])
+    return Unusable("invalid_event")
 
 
 def _validated(body: bytes) -> DomainEvent:
@@ -83,7 +89,7 @@ def _validated(body: bytes) -> DomainEvent:
     try:
         return decode_event(body)
     except ValidationError:
-        raise Unusable(_park_reason(body)) from None
+        raise _unusable(body) from None
 
 
 class IndexedEvent:
@@ -165,7 +171,7 @@ class IndexedEvent:
         try:
             return decode_event(self.body)
         except ValidationError:
-            raise Unusable(_park_reason(self.body)) from None
+            raise _unusable(self.body) from None
 
     @property
     def frame(self) -> bytes:

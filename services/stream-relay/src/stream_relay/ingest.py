@@ -8,8 +8,10 @@ Guarantees:
   not valid is parked before any connection sees it;
 - a message that is not a usable event is *parked*: logged, counted
   (``stream_relay_parked_events_total{reason}``), kept in a bounded list
-  (``/readyz``) and skipped. It is still acked: never a reject or nack
-  (DESIGN §8);
+  (``/readyz``) and skipped. A ``schemaVersion`` this release does not know (a
+  newer producer's major version, DESIGN §11) is logged once per version, not
+  once per message: during an upgrade those can be every event. It is still
+  acked: never a reject or nack (DESIGN §8);
 - a republished ``eventId`` of the same user is dropped (counted): neither
   indexed, nor copied, nor fanned out;
 - every indexed event goes to the local copy (``RELAY_STATE_DIR``), in
@@ -66,7 +68,8 @@ class Ingest:
         self._local = local
         self.lag_seconds = 0.0  # the age of the latest event when it was read
         self.parked: deque[ParkedMessage] = deque(maxlen=_MAX_PARKED)
-        index.on_invalid = lambda entry, exc: self.park(entry.offset, exc.reason, entry.key)
+        self._versions_logged: set[str] = set()
+        index.on_invalid = lambda entry, exc: self.park(entry.offset, exc, entry.key)
 
     def take(self, offset: int, fingerprint: str, delivery: Delivery) -> IndexedEvent | None:
         """Index the message at ``offset``; ``None`` when it was parked or a duplicate.
@@ -81,7 +84,7 @@ class Ingest:
             if self._catch_up.caught_up.is_set() or self._registry.count(entry.user_id):
                 entry.hold()  # validate now: a live event is parked at once, never indexed
         except Unusable as exc:
-            self.park(offset, exc.reason, delivery.message_id)
+            self.park(offset, exc, delivery.message_id)
             return None
         if self._index.add(entry) is None:
             self._metrics.duplicates.inc()
@@ -91,8 +94,19 @@ class Ingest:
             self._local.append(entry, fingerprint)
         return entry
 
-    def park(self, offset: int, reason: str, message_id: str | None) -> None:
+    def park(self, offset: int, why: Unusable, message_id: str | None) -> None:
         """Log, count and keep a message that is not a usable event; it is skipped."""
+        reason = why.reason
         self.parked.append(ParkedMessage(offset, reason, message_id))
         self._metrics.parked.labels(reason=reason).inc()
-        log.warning("parked stream message at offset %d: %s", offset, reason)
+        if why.version is None:
+            log.warning("parked stream message at offset %d: %s", offset, reason)
+        elif why.version not in self._versions_logged and len(self._versions_logged) < _MAX_PARKED:
+            self._versions_logged.add(why.version)
+            log.warning(
+                "parked stream message at offset %d: schemaVersion %s is not one this relay "
+                "reads (a newer producer? upgrade the relays); further messages of that "
+                "version are counted in stream_relay_parked_events_total, not logged",
+                offset,
+                why.version,
+            )
