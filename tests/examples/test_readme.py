@@ -7,14 +7,12 @@ import os
 import re
 import sys
 
-import aio_pika
-import pytest
 from tests.api.conftest import SECRET
 from tests.cli.conftest import Stack
+from tests.support.commands import skip_without_command_consumer
 from tests.support.servers import ROOT, eventually
 
 from qahub_contracts.auth import PUBLISH_SCOPE, mint_token
-from qahub_contracts.topology import COMMAND_QUEUE
 
 SECTION = "## Notify a user from your service"
 
@@ -45,17 +43,6 @@ async def run(code: str, stack: Stack, rabbitmq_url: str) -> str:
     return out.decode()
 
 
-async def _api_consumes_commands(rabbitmq_url: str) -> bool:
-    connection = await aio_pika.connect(rabbitmq_url)
-    async with connection:
-        channel = await connection.channel()
-        try:
-            await channel.declare_queue(COMMAND_QUEUE, passive=True)
-        except aio_pika.exceptions.ChannelClosed:
-            return False
-    return True
-
-
 class TestNotifyFromYourService:
     """A service copying the README notifies user 42, once per key."""
 
@@ -67,11 +54,7 @@ class TestNotifyFromYourService:
         assert await stack.api.stats("42") == {"total": 1, "unread": 1, "read": 0}
 
     async def test_over_the_broker(self, stack: Stack, rabbitmq_url: str):
-        if not await _api_consumes_commands(rabbitmq_url):
-            pytest.skip(
-                "needs the API's command consumer (DESIGN §9, issue 11; built by helper "
-                "api-write-path), which does not declare qahub.notifications.commands yet"
-            )
+        await skip_without_command_consumer(rabbitmq_url)
         command_id, notification_id = (await run(snippets()["broker"], stack, rabbitmq_url)).split()
         assert command_id != notification_id
 

@@ -15,12 +15,9 @@ from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
+from tests.support.commands import skip_without_command_consumer
 
-from qahub_contracts.topology import (
-    COMMAND_EXCHANGE,
-    COMMAND_QUEUE,
-    CREATE_COMMAND_KEY,
-)
+from qahub_contracts.topology import COMMAND_EXCHANGE, CREATE_COMMAND_KEY
 from qahub_notify_client import (
     AsyncCommandSender,
     AsyncNotificationsClient,
@@ -175,30 +172,12 @@ class TestRequest:
                 await sender.request("42", "t", "hi", timeout=0.5)
 
 
-async def _api_consumes_commands(rabbitmq_url: str) -> bool:
-    connection = await aio_pika.connect(rabbitmq_url)
-    async with connection:
-        channel = await connection.channel()
-        try:
-            await channel.declare_queue(COMMAND_QUEUE, passive=True)
-        except aio_pika.exceptions.ChannelClosed:
-            return False
-    return True
-
-
-NEEDS_CONSUMER = (
-    "needs the API's command consumer (DESIGN §9, issue 11; built by helper api-write-path), "
-    "which does not declare qahub.notifications.commands yet"
-)
-
-
 class TestAgainstTheApi:
     """End to end: the API creates what the sender commands, once per commandId."""
 
     @pytest.fixture(autouse=True)
     async def _consumer(self, stack: Stack) -> None:
-        if not await _api_consumes_commands(stack.rabbitmq_url):
-            pytest.skip(NEEDS_CONSUMER)
+        await skip_without_command_consumer(stack.rabbitmq_url)
 
     async def test_send_request_and_the_same_command_id_twice(self, stack: Stack):
         command_id = uuid.uuid4()
