@@ -31,7 +31,7 @@ from typing import Any, Final, Self
 import httpx
 from httpx_sse import ServerSentEvent, SSEError, aconnect_sse, connect_sse
 
-from qahub_notify_client._errors import QaHubError, RateLimited, error_from_response
+from qahub_notify_client._errors import RateLimited, Unavailable, error_from_response
 from qahub_notify_client._rest import transport_error
 
 __all__ = ["AsyncEventStream", "EventStream", "StreamEvent", "StreamSession", "afollow", "follow"]
@@ -135,7 +135,7 @@ class StreamSession:
         if not self.reconnect:
             if isinstance(exc, httpx.TransportError):
                 raise transport_error(exc) from exc
-            raise QaHubError(str(exc), code="unavailable") from exc
+            raise Unavailable(f"stream broken: {exc}", code="unavailable") from exc
         return self.delay(f"stream interrupted: {type(exc).__name__}")
 
 
