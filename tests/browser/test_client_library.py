@@ -88,7 +88,8 @@ class TestTokenRenewal:
         await page.expose_function("mintToken", mint)
         await serve(page.context, f"{demo.base}/renewal.html", RENEWAL_PAGE, HTML)
         await page.goto(f"{demo.base}/renewal.html")
-        await page.wait_for_function("window.state && window.state.status === 'live'")
+        # Loaded (snapshot in): a notification created from now on is news, sent as an event.
+        await page.wait_for_function("window.state?.status === 'live' && !window.state.loading")
         created: list[str] = []
         for i in range(30):  # one notification every 2 s for a minute
             created.append((await demo.api.create("42", f"traffic {i}"))["id"])

@@ -223,6 +223,22 @@ class TestAddressAndAccessibility:
         await page.go_back()
         assert "token" not in page.url
 
+    async def test_dev_serves_the_page_with_its_security_headers(self, demo: Demo, page: Page):
+        """`qahub-notify dev` (one origin) serves what every relay serves, headers included."""
+        answer = await page.goto(demo.url("42"))
+        assert answer is not None
+        headers = await answer.all_headers()
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert "script-src 'self'" in headers["content-security-policy"]
+        violations: list[str] = []
+        page.on(
+            "console", lambda m: violations.append(m.text) if "Content Security" in m.text else None
+        )
+        await page.reload()
+        await expect(page.locator("#list")).to_have_attribute("aria-busy", "false")
+        assert violations == []
+
     async def test_unread_rows_are_announced_and_marked_by_more_than_a_tint(
         self, demo: Demo, page: Page
     ):

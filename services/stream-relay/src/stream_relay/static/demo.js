@@ -5,10 +5,13 @@ import { createInbox } from "./qahub-notifications.js";
 const $ = (id) => document.getElementById(id);
 const rows = new Map(); // id -> <li>
 
-// The token is read from the address once and removed from it (history, Referer, screenshots).
+// The token is read from the address once and removed from it (history, Referer, screenshots);
+// this tab keeps it in sessionStorage, so a reload stays signed in.
+const KEY = "qahub-demo-token";
 const params = new URLSearchParams(location.search);
-let token = params.get("token") ?? "";
+let token = params.get("token") ?? sessionStorage.getItem(KEY) ?? "";
 if (params.has("token")) {
+  sessionStorage.setItem(KEY, token);
   params.delete("token");
   const query = params.toString();
   history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}${location.hash}`);
@@ -146,6 +149,7 @@ $("signin").addEventListener("submit", (e) => {
   if (!fresh) return;
   $("token-input").value = "";
   token = fresh;
+  sessionStorage.setItem(KEY, token);
   if (inbox) inbox.reconnect();
   else start();
 });
