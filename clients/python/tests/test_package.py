@@ -42,6 +42,20 @@ class TestLightweight:
         )
         assert result.stdout.strip() == "[]"
 
+    def test_without_the_commands_extra_the_error_names_it(self):
+        code = (
+            "import sys; sys.modules['aio_pika'] = None\n"
+            "import qahub_notify_client\n"
+            "try:\n"
+            "    qahub_notify_client.CommandSender\n"
+            "except ImportError as exc:\n"
+            "    print(exc)\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+        )
+        assert "qahub-notify-client[commands]" in result.stdout
+
     @pytest.mark.parametrize("distribution", ["qahub-notify-client", "qahub-contracts"])
     def test_server_dependencies_are_extras_only(self, distribution):
         required = importlib.metadata.requires(distribution) or []

@@ -52,8 +52,11 @@ _COMMANDS = frozenset({"AsyncCommandSender", "CommandSender"})
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 - a class from the optional extra
     if name in _COMMANDS:
-        from qahub_notify_client import _commands  # noqa: PLC0415 - needs the commands extra
-
+        try:
+            from qahub_notify_client import _commands  # noqa: PLC0415 - the commands extra
+        except ModuleNotFoundError as exc:
+            msg = f"{name} needs aio-pika: pip install 'qahub-notify-client[commands]'"
+            raise ImportError(msg) from exc
         return getattr(_commands, name)
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)
