@@ -92,3 +92,21 @@ class TestOneStreamPerBrowser:
                 timeout=10,
                 what="one stream after the hand-over",
             )
+
+
+class TestWithoutWebLocks:
+    """A browser without Web Locks: every tab connects by itself, and still works."""
+
+    async def test_each_tab_holds_its_own_stream(self, demo: Demo, page: Page):
+        await page.context.add_init_script("delete Navigator.prototype.locks")
+        tabs = await open_tabs(page, demo.url("42"), 3)
+        await eventually(
+            lambda: streams_are(demo, "42", 3), timeout=10, what="three streams of user 42"
+        )
+        created = await demo.api.create("42", "to every tab")
+        for tab in tabs:
+            await expect(tab.locator(f"#n-{created['id']}")).to_be_visible()
+
+
+async def streams_are(demo: Demo, user: str, count: int) -> bool:
+    return await user_streams(demo, user) == count
