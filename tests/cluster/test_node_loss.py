@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,9 @@ async def _under_load(cs: ClusterStack, victim: Node, report, name: str) -> list
             await asyncio.sleep(3)
             cs.rabbit.kill(victim)
 
-        await asyncio.gather(stack.write_for(USERS, seconds=10, rate=60), fault())
+        _, _, stall = await asyncio.gather(
+            stack.write_for(USERS, seconds=10, rate=60), fault(), _longest_stall(subscribers, 10)
+        )
         recovery = await stack.settle(subscribers, timeout=90)
         info = await asyncio.to_thread(cs.rabbit.queue_info, cs.vhost, EVENT_LOG_QUEUE)
         assert victim.name not in info["online"], info  # it really died
@@ -107,18 +110,34 @@ async def _under_load(cs: ClusterStack, victim: Node, report, name: str) -> list
         for s in subscribers:
             await s.stop()
     counts = stack.check(subscribers)
-    report(name, f"{len(USERS)} users x 2 relays, 60/s", counts, f"{recovery:.1f}s")
     assert counts.sent > 300, counts
     assert (counts.lost, counts.duplicated, counts.unexpected, counts.reordered) == (0, 0, 0, 0)
     for relay in stack.relays:
         assert "discontinuity" not in relay.log()
     # A tab reconnects only if its relay closed the stream; none had to start over.
     assert all(all(s.recovered[1:]) for s in subscribers), [s.recovered for s in subscribers]
+    restarted = time.monotonic()
     await asyncio.to_thread(cs.rabbit.restart, victim)
     await eventually(
         lambda: _online(cs, victim), timeout=60, what=f"{victim.name} back among the log's replicas"
     )
+    rejoined = time.monotonic() - restarted
+    summary = f"stall {stall:.1f}s; settled +{recovery:.1f}s; rejoined {rejoined:.0f}s"
+    report(name, f"{len(USERS)} users x 2 relays, 60/s", counts, summary)
     return subscribers
+
+
+async def _longest_stall(subscribers: list[Subscriber], seconds: float) -> float:
+    """The longest time (s) no subscriber received anything while the load ran."""
+    started = last_change = time.monotonic()
+    last_total, longest = -1, 0.0
+    while (now := time.monotonic()) - started < seconds:
+        total = sum(len(s.received) for s in subscribers)
+        if total != last_total:
+            longest = max(longest, now - last_change)
+            last_total, last_change = total, now
+        await asyncio.sleep(0.05)
+    return max(longest, time.monotonic() - last_change)
 
 
 async def _all_connected(subscribers: list[Subscriber]) -> bool:
