@@ -110,6 +110,10 @@ class Inbox:
             msg = f"user {self.user!r}: cannot tell, the stream failed: {failure!r}"
             raise AssertionError(msg)
 
+    @property
+    def closed(self) -> bool:
+        return self._stop.is_set()
+
     def close(self) -> None:
         """Stop reading and end the stream (idempotent)."""
         self._stop.set()

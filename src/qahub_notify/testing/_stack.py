@@ -150,7 +150,7 @@ class NotificationsStack:
                     yield event
 
         inbox = Inbox(user, source)
-        self._inboxes.append(inbox)
+        self._inboxes = [*(i for i in self._inboxes if not i.closed), inbox]
         return inbox.open()
 
     def _started(self) -> _Backend:
