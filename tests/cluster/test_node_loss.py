@@ -164,6 +164,8 @@ class TestNodeLoss:
         leader = cs.rabbit.node_named(info["leader"])
         assert leader is cs.rabbit.nodes[1]  # declared through node 2; the API's node too
         await _under_load(cs, leader, report, "cluster: stream leader SIGKILLed")
+        for relay in cs.stack.relays:  # both read from replicas: neither had to resubscribe
+            assert len(cs.subscriptions(relay)) == 1, relay.log()
 
     async def test_the_node_a_relay_reads_from_killed(self, cluster_stack: ClusterStack, report):
         cs = cluster_stack
