@@ -14,9 +14,12 @@ export function claimsOf(token: string): Claims {
   const part = token.split(".")[1];
   if (part === undefined) return {};
   try {
-    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/"));
-    const claims: unknown = JSON.parse(json);
-    return typeof claims === "object" && claims !== null ? (claims as Claims) : {};
+    const bytes = Uint8Array.from(atob(part.replace(/-/g, "+").replace(/_/g, "/")), (c) =>
+      c.charCodeAt(0),
+    );
+    const claims: unknown = JSON.parse(new TextDecoder().decode(bytes)); // UTF-8 (RFC 7519)
+    const usable = typeof claims === "object" && claims !== null && !Array.isArray(claims);
+    return usable ? (claims as Claims) : {};
   } catch {
     return {};
   }

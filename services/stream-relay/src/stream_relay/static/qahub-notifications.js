@@ -443,9 +443,13 @@ function claimsOf(token) {
   const part = token.split(".")[1];
   if (part === void 0) return {};
   try {
-    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/"));
-    const claims = JSON.parse(json);
-    return typeof claims === "object" && claims !== null ? claims : {};
+    const bytes = Uint8Array.from(
+      atob(part.replace(/-/g, "+").replace(/_/g, "/")),
+      (c) => c.charCodeAt(0)
+    );
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    const usable = typeof claims === "object" && claims !== null && !Array.isArray(claims);
+    return usable ? claims : {};
   } catch {
     return {};
   }
