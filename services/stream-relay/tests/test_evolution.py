@@ -81,3 +81,32 @@ class TestUnknownMajorVersion:
         assert 'stream_relay_parked_events_total{reason="unknown_schema"} 3.0' in metrics
         logged = [r for r in caplog.records if "schemaVersion 2" in r.getMessage()]
         assert len(logged) == 1, [r.getMessage() for r in caplog.records]
+
+
+class TestNewerApiSnapshot:
+    """The `recent` list carries the notifications as a newer API wrote them."""
+
+    async def test_recent_keeps_the_fields_this_release_does_not_know(
+        self, start_relay, open_stream, fake_api, events, token
+    ):
+        item = events.created("alice").notification.model_dump(mode="json", by_alias=True)
+        item["priority"] = "high"
+        fake_api.items = [item]
+        relay = await start_relay(notifications_api_url=fake_api.base_url)
+        stream = await open_stream(relay.base_url, token("alice"))
+        assert (await stream.next()).event == "connected"
+        frames = {f.event: f for f in await stream.take(2)}
+        assert json.loads(frames["recent"].data) == {"notifications": [item]}
+
+    async def test_and_so_does_an_older_api_without_the_snapshot_endpoint(
+        self, start_relay, open_stream, fake_api, events, token
+    ):
+        item = events.created("alice").notification.model_dump(mode="json", by_alias=True)
+        item["priority"] = "low"
+        fake_api.items = [item]
+        fake_api.combined = False
+        relay = await start_relay(notifications_api_url=fake_api.base_url)
+        stream = await open_stream(relay.base_url, token("alice"))
+        assert (await stream.next()).event == "connected"
+        frames = {f.event: f for f in await stream.take(2)}
+        assert json.loads(frames["recent"].data) == {"notifications": [item]}

@@ -17,7 +17,9 @@ Guarantees:
   again. A 4xx (a token the API refuses, a rate limit) is that caller's
   failure, not the API's;
 - never raises for an unreachable or failing API: the missing part is
-  ``None`` and the stream goes on without it (logged, one line).
+  ``None`` and the stream goes on without it (logged, one line);
+- the ``recent`` frame carries the notifications as the API wrote them: a field
+  a newer API added reaches the browser through this relay (DESIGN §11).
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
 import httpx
+import orjson
 from pydantic import ValidationError
 
 from qahub_contracts.api import Notification, NotificationPage, RecentNotifications, Stats
@@ -69,6 +72,7 @@ class Snapshot:
 
     stats: Stats | None
     recent: list[Notification] | None
+    recent_wire: list[Any] | None = None  # ``recent`` as the API's JSON had it
 
     @property
     def complete(self) -> bool:
@@ -79,7 +83,10 @@ class Snapshot:
         """The ``recent`` SSE frame (empty when the API did not answer it)."""
         if self.recent is None:
             return b""
-        body = RecentNotifications(notifications=self.recent).model_dump_json(by_alias=True)
+        if self.recent_wire is not None:
+            body = orjson.dumps({"notifications": self.recent_wire}).decode()
+        else:
+            body = RecentNotifications(notifications=self.recent).model_dump_json(by_alias=True)
         return sse.encode_frame(body, event="recent")
 
     @cached_property
@@ -137,15 +144,19 @@ class SnapshotClient:
             status, body = await self._get(_SNAPSHOT_PATH, headers, None)
             if status != 404:
                 answer = _parse(SnapshotBody, body)
-                return Snapshot(answer.stats, answer.recent) if answer else MISSING
+                if answer is None:
+                    return MISSING
+                return Snapshot(answer.stats, answer.recent, _wire(body, "recent"))
             log.info("the notifications API has no %s; using /stats and the list", _SNAPSHOT_PATH)
             self._combined = False
         _, stats = await self._get(_STATS_PATH, headers, None)
         params = {"status": "unread", "limit": str(RECENT_LIMIT)}
         _, page = await self._get(_LIST_PATH, headers, params)
+        listed = _parse(NotificationPage, page)
         return Snapshot(
             stats=_parse(Stats, stats),
-            recent=(p.items if (p := _parse(NotificationPage, page)) else None),
+            recent=listed.items if listed else None,
+            recent_wire=_wire(page, "items") if listed else None,
         )
 
     async def _get(
@@ -172,6 +183,16 @@ class SnapshotClient:
         self._failures += 1
         if self._failures >= TRIP_AFTER:
             self._down_until = time.monotonic() + COOLDOWN_SECONDS
+
+
+def _wire(body: bytes | None, key: str) -> list[Any] | None:
+    """The list at ``key`` of a body already validated, as written (else ``None``: the
+    frame is then encoded from the models)."""
+    try:
+        value = orjson.loads(body).get(key) if body is not None else None
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, list) else None
 
 
 def _parse(model: type[M], body: bytes | None) -> M | None:
