@@ -1,10 +1,10 @@
 // Bundles src/index.ts into the one ESM file every relay serves at
 // /static/qahub-notifications.js (committed, so running the system needs no Node).
 // `--check` exits 1 when the committed file differs from a fresh build.
-import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { writeOrCheck } from "./committed.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const target = join(here, "..", "..", "..", "services", "stream-relay", "src", "stream_relay", "static", "qahub-notifications.js");
@@ -25,15 +25,4 @@ const result = await build({
   logLevel: "error",
 });
 const text = result.outputFiles[0].text;
-if (process.argv.includes("--check")) {
-  let current = "";
-  try {
-    current = readFileSync(target, "utf8");
-  } catch {}
-  if (current !== text) {
-    console.error(`${target} is stale: run \`npm run bundle\` in clients/typescript`);
-    process.exit(1);
-  }
-} else {
-  writeFileSync(target, text);
-}
+writeOrCheck(target, text, "run `npm run bundle` in clients/typescript");

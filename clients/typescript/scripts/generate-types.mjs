@@ -2,9 +2,10 @@
 // Python contracts generate. `--check` exits 1 when the committed file is stale.
 // A small generator for the subset pydantic emits: objects, $ref/$defs, anyOf/oneOf, const,
 // enum, arrays and the scalar types; anything else fails loudly rather than guessing.
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeOrCheck } from "./committed.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const schemasDir = join(here, "..", "..", "..", "docs", "schemas");
@@ -94,16 +95,4 @@ export function render() {
   return header + [...named.keys()].sort().map((n) => named.get(n)).join("\n");
 }
 
-const text = render();
-if (process.argv.includes("--check")) {
-  let current = "";
-  try {
-    current = readFileSync(target, "utf8");
-  } catch {}
-  if (current !== text) {
-    console.error("src/contracts.ts is stale: run `npm run generate` in clients/typescript");
-    process.exit(1);
-  }
-} else {
-  writeFileSync(target, text);
-}
+writeOrCheck(target, render(), "run `npm run generate` in clients/typescript");
