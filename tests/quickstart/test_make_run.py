@@ -98,7 +98,9 @@ class TestMakeRun:
         await wait_http_ok(url, timeout=60)
         async with httpx.AsyncClient(timeout=10) as http:
             page = await http.get(url)
-            assert "EventSource" in page.text
+            assert '<script type="module" src="/static/demo.js">' in page.text
+            client = await http.get(url.split("/?", 1)[0] + "/static/qahub-notifications.js")
+            assert "createInbox" in client.text  # served without Node: the bundle is committed
             sent = await asyncio.to_thread(
                 subprocess.run, shlex.split(curl), capture_output=True, text=True, timeout=30
             )
