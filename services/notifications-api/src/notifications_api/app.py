@@ -12,20 +12,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from notifications_api import health, routes
 from notifications_api.access_log import AccessLog
 from notifications_api.body_limit import BodyLimit
-from notifications_api.database import (
-    create_engine,
-    create_read_engine,
-    create_sessionmaker,
-    create_writer,
-)
+from notifications_api.database import open_database
 from notifications_api.dependencies import State
+from notifications_api.dispatcher import OutboxDispatcher
 from notifications_api.errors import install_error_handlers
-from notifications_api.group_commit import CreateBatcher
+from notifications_api.leadership import leadership_for
 from notifications_api.metrics import ApiMetrics
 from notifications_api.notifications import Notifications
-from notifications_api.outbox import OutboxDispatcher
 from notifications_api.rate_limit import RateLimiter
 from notifications_api.settings import ApiSettings
+from qahub_contracts.logs import quiet_broker_drops
 from qahub_contracts.topology import IDEMPOTENCY_KEY_HEADER
 
 __all__ = ["create_app"]
@@ -34,37 +30,36 @@ __all__ = ["create_app"]
 def create_app(settings: ApiSettings) -> FastAPI:
     """Build the API. Nothing connects until the lifespan starts."""
     metrics = ApiMetrics()
+    quiet_broker_drops()  # a broker going away is one line, not a traceback (DESIGN §2)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[State]:
-        engine = create_engine(settings.database_url)
-        reader = create_read_engine(settings.database_url, engine)
-        sessions = create_sessionmaker(engine)
-        writer = create_writer(settings.database_url, engine)
+        database = open_database(settings.database_url)
         dispatcher = OutboxDispatcher(
-            engine, settings, metrics, readers=create_sessionmaker(reader), writer=writer
+            settings,
+            metrics,
+            readers=database.sessions,
+            writer=database.writer,
+            leadership=leadership_for(database.engine),
         )
         task = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
-        batcher = CreateBatcher(writer, dispatcher.wake)
-        batcher.start()
+        notifications = Notifications(database, dispatcher.wake)
+        notifications.start()
         try:
             yield State(
-                engine=engine,
-                sessions=sessions,
+                engine=database.engine,
+                sessions=database.sessions,
                 verifier=settings.token_verifier(),
-                notifications=Notifications(sessions, dispatcher.wake, batcher),
+                notifications=notifications,
                 dispatcher=dispatcher,
                 metrics=metrics,
                 rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             )
         finally:
-            await batcher.stop()
+            await notifications.stop()
             await dispatcher.stop()
             await task
-            await asyncio.to_thread(writer.close)
-            await engine.dispose()
-            if reader is not engine:
-                await reader.dispose()
+            await database.close()
 
     app = FastAPI(
         title="QaHub Notifications API",

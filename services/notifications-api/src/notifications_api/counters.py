@@ -1,45 +1,51 @@
-"""Per-user counters, changed under the row lock inside each write transaction."""
+"""Per-user counters, changed under the row lock inside each write transaction.
+
+Every function here runs inside a transaction of the :class:`~notifications_api.database.Writer`:
+a user's counters are exact because each change is one atomic upsert taken
+under the user's row lock, in the same transaction as the change it counts.
+"""
 
 from __future__ import annotations
 
 import functools
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from notifications_api.models import UserCounter, table_of
 from qahub_contracts.api import Stats
 
-__all__ = ["add_created", "adjust", "lock", "read_stats"]
+__all__ = ["add", "lock", "stats_of", "to_stats"]
 
 
-async def adjust(session: AsyncSession, user_id: str, *, total: int, unread: int) -> Stats:
-    """Add ``total``/``unread`` to the user's counters and return them after the change.
+def lock(connection: Connection, user_id: str) -> None:
+    """Take the user's counter row lock for the rest of the transaction.
 
-    One atomic upsert: concurrent writers for the same user queue on the row
-    lock, so the counters stay exact and each caller sees its own result.
+    Every write transaction of a user takes it first (creates through
+    :func:`add`), so a user's writers run one after another and its outbox ids
+    follow its commit order. SQLite's ``BEGIN IMMEDIATE`` already serialises them.
     """
-    upsert = _upsert(session.get_bind().dialect.name)
-    params = {"user_id": user_id, "total": total, "unread": unread}
-    return _stats((await session.execute(upsert, params)).one())
+    connection.execute(
+        select(UserCounter.user_id).where(UserCounter.user_id == user_id).with_for_update()
+    )
 
 
-def add_created(connection: Connection, counts: dict[str, int]) -> dict[str, Stats]:
-    """Add ``counts[user]`` new unread notifications per user, in ONE statement.
+def add(connection: Connection, changes: dict[str, tuple[int, int]]) -> dict[str, Stats]:
+    """Add ``(total, unread)`` to each user's counters in ONE statement; the counters after.
 
-    Synchronous: the group commit runs its whole transaction on a plain
-    connection (see :mod:`notifications_api.group_commit`). Returns each user's
-    counters after the change. Rows are written (and, on PostgreSQL, locked) in
-    user-id order, so concurrent batches never deadlock.
+    Rows are written (and, on PostgreSQL, locked) in user-id order, so
+    concurrent transactions of several API processes never deadlock.
     """
-    if not counts:
+    if not changes:
         return {}
-    params = [{"user_id": u, "total": n, "unread": n} for u, n in sorted(counts.items())]
+    params = [
+        {"user_id": user, "total": total, "unread": unread}
+        for user, (total, unread) in sorted(changes.items())
+    ]
     rows = connection.execute(_upsert(connection.dialect.name), params).all()
-    return {row.user_id: _stats(row) for row in rows}
+    return {row.user_id: to_stats(row) for row in rows}
 
 
 @functools.cache
@@ -60,28 +66,15 @@ def _upsert(dialect: str) -> ReturningInsert[str, int, int]:
     ).returning(table.c.user_id, table.c.total, table.c.unread)
 
 
-def _stats(row: Row[str, int, int]) -> Stats:
-    return Stats(total=row.total, unread=row.unread, read=row.total - row.unread)
-
-
-async def lock(session: AsyncSession, user_id: str) -> None:
-    """Take the user's counter row lock for the rest of the transaction.
-
-    Every write transaction of a user takes it first, so a user's writers run
-    one after another (SQLite's ``BEGIN IMMEDIATE`` already serialises them).
-    """
-    await session.execute(
-        select(UserCounter.user_id).where(UserCounter.user_id == user_id).with_for_update()
+def stats_of(user_id: str) -> Select[str, int, int]:
+    """The query of a user's counters (no row for a user with no notifications yet)."""
+    return select(UserCounter.user_id, UserCounter.total, UserCounter.unread).where(
+        UserCounter.user_id == user_id
     )
 
 
-async def read_stats(session: AsyncSession, user_id: str) -> Stats:
-    """The user's counters (zeros for a user with no notifications yet)."""
-    row = (
-        await session.execute(
-            select(UserCounter.total, UserCounter.unread).where(UserCounter.user_id == user_id)
-        )
-    ).one_or_none()
+def to_stats(row: Row[str, int, int] | None) -> Stats:
+    """A counters row (or none: zeros) as the wire's :class:`Stats`."""
     if row is None:
         return Stats(total=0, unread=0, read=0)
     return Stats(total=row.total, unread=row.unread, read=row.total - row.unread)

@@ -1,10 +1,20 @@
-"""Engine and sessions: one engine per lifespan, never shared across event loops."""
+"""Where the API's reads and writes run: one engine per lifespan, one writer.
+
+:func:`open_database` gives the lifespan a :class:`Database`: an async engine
+and sessions for reads, and the one :class:`Writer` every write transaction
+runs on (creates, marks, deletes, the outbox's deletes). On a SQLite file the
+writer is a single ``sqlite3`` connection on a thread of its own and reads use
+a connection that never takes the write lock (WAL), so readers never wait for
+the writer and there is exactly one writer connection. On PostgreSQL both use
+the same async engine; writes run their synchronous work with ``run_sync``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, event, make_url
@@ -18,57 +28,14 @@ from sqlalchemy.ext.asyncio import (
 
 T = TypeVar("T")
 
-__all__ = [
-    "EngineWriter",
-    "SqliteWriter",
-    "Writer",
-    "create_engine",
-    "create_read_engine",
-    "create_sessionmaker",
-    "create_writer",
-    "is_postgres",
-]
-
-
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - engine options
-    """Create the async engine for ``url``.
-
-    On SQLite every transaction starts with ``BEGIN IMMEDIATE`` so that
-    concurrent writers queue on the database lock (with a busy timeout)
-    instead of failing when a read transaction upgrades to a write; WAL lets
-    readers of other processes go on meanwhile.
-    """
-    if not url.startswith("sqlite"):
-        # No pre-ping (a round trip per checkout): a dead connection fails its
-        # request once with 503 and is invalidated, and the pool reconnects.
-        return create_async_engine(url, pool_size=10, max_overflow=20, **kwargs)
-    engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30, **kwargs)
-    event.listen(engine.sync_engine, "connect", _sqlite_connect)
-    event.listen(engine.sync_engine, "begin", _sqlite_begin)
-    return engine
-
-
-def create_read_engine(url: str, engine: AsyncEngine) -> AsyncEngine:
-    """An engine for lock-free reads beside ``engine`` (the outbox dispatcher's poll).
-
-    On SQLite every transaction of ``engine`` takes the write lock (``BEGIN
-    IMMEDIATE``) on its one connection, so a read there waits for the writer.
-    This second connection runs plain statements without that hook: with WAL a
-    reader sees the last commit and never waits. Elsewhere it is ``engine``.
-    An in-memory SQLite database cannot be shared by two connections: same engine.
-    """
-    if not _is_sqlite_file(url):
-        return engine
-    reader = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
-    event.listen(reader.sync_engine, "connect", _sqlite_connect)
-    return reader
+__all__ = ["Database", "EngineWriter", "SqliteWriter", "Writer", "create_engine", "open_database"]
 
 
 class Writer(Protocol):
     """Where the API's writes run: ``work`` in one transaction on a plain connection."""
 
     async def run(self, work: Callable[[Connection], T]) -> T:
-        """``work``'s result, committed; or its error, rolled back."""
+        """``work``'s result, committed; or its error, rolled back and raised."""
         ...
 
     def close(self) -> None:
@@ -93,39 +60,74 @@ class EngineWriter:
 class SqliteWriter:
     """One synchronous connection to the SQLite file, used from one dedicated thread.
 
-    Through aiosqlite every statement costs several thread hops (cursor,
-    execute, fetch, close) plus the async adaptation: ≈ 4.7 ms of CPU for a
-    one-create transaction here, against ≈ 1.3 ms for the same SQLAlchemy Core
-    statements run in one hop on a plain ``sqlite3`` connection. The group
-    commit and the outbox's deletes share it, so they never contend for
-    SQLite's file lock (whose busy handler sleeps 1 ms and more).
+    A whole transaction is one thread hop (aiosqlite costs several per
+    statement), and being the only writer it never waits on SQLite's file lock
+    (whose busy handler sleeps 1 ms and more). Transactions run one at a time,
+    in submission order.
     """
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self._engine = engine
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
 
     async def run(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in one transaction on the writer thread; its result or its error."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._transaction, work)
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
-        with self.engine.begin() as connection:
+        with self._engine.begin() as connection:
             return work(connection)
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
-        self.engine.dispose()
+        self._engine.dispose()
 
 
-def create_writer(url: str, engine: AsyncEngine) -> Writer:
-    """The :class:`Writer` for ``url``: a :class:`SqliteWriter` for a SQLite file
-    (same pragmas and ``BEGIN IMMEDIATE`` as :func:`create_engine`, so its writes
-    and the async engine's queue on SQLite's lock), else ``engine``'s."""
-    if not _is_sqlite_file(url):
-        return EngineWriter(engine)
-    file_engine = sa_create_engine(
+@dataclass(frozen=True)
+class Database:
+    """Reads through ``sessions`` (or ``engine``); every write through ``writer``."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    writer: Writer
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.writer.close)
+        await self.engine.dispose()
+
+
+def open_database(url: str) -> Database:
+    """The engine, sessions and writer for ``url`` (nothing connects yet)."""
+    if _is_sqlite_file(url):
+        engine = create_async_engine(url, pool_size=2, max_overflow=0, pool_timeout=30)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)  # no BEGIN IMMEDIATE
+        writer: Writer = SqliteWriter(_sqlite_file_engine(url))
+    else:
+        engine = create_engine(url)
+        writer = EngineWriter(engine)
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False), writer)
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - engine options
+    """An async engine that may write (migrations; PostgreSQL; in-memory SQLite).
+
+    On SQLite every transaction starts with ``BEGIN IMMEDIATE`` so that
+    concurrent writers queue on the database lock (with a busy timeout)
+    instead of failing when a read transaction upgrades to a write.
+    """
+    if not url.startswith("sqlite"):
+        # No pre-ping (a round trip per checkout): a dead connection fails its
+        # request once with 503 and is invalidated, and the pool reconnects.
+        return create_async_engine(url, pool_size=10, max_overflow=20, **kwargs)
+    engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30, **kwargs)
+    event.listen(engine.sync_engine, "connect", _sqlite_connect)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_file_engine(url: str) -> Engine:
+    """The writer's engine: plain ``sqlite3``, same pragmas, ``BEGIN IMMEDIATE``."""
+    engine = sa_create_engine(
         make_url(url).set(drivername="sqlite"),
         pool_size=1,
         max_overflow=0,
@@ -133,9 +135,9 @@ def create_writer(url: str, engine: AsyncEngine) -> Writer:
         # Created and used on the writer thread; disposed from the event loop's.
         connect_args={"check_same_thread": False},
     )
-    event.listen(file_engine, "connect", _sqlite_connect)
-    event.listen(file_engine, "begin", _sqlite_begin)
-    return SqliteWriter(file_engine)
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
 
 
 def _is_sqlite_file(url: str) -> bool:
@@ -153,11 +155,3 @@ def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:  # noqa: AN
 
 def _sqlite_begin(connection: Any) -> None:  # noqa: ANN401 - sqlalchemy Connection
     connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def is_postgres(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "postgresql"

@@ -8,9 +8,9 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from notifications_api.auth import authenticate
+from notifications_api.dispatcher import OutboxDispatcher
 from notifications_api.metrics import ApiMetrics
 from notifications_api.notifications import Notifications
-from notifications_api.outbox import OutboxDispatcher
 from notifications_api.rate_limit import RateLimiter
 from qahub_contracts.auth import Principal, TokenVerifier
 

@@ -1,17 +1,15 @@
-"""Group commit: concurrent creates share one transaction.
+"""Group commit: concurrent creates share one transaction (ADR 0002).
 
-A create costs a few round trips and one commit; under load most of that is
-fixed cost. The batcher queues concurrent creates and writes each batch in ONE
-transaction (one counter upsert per user, multi-row inserts of the rows, the
-outbox events and the idempotency keys). Each create still gets its own
-notification, its own event and the exact stats after *its* change. With no
-concurrency a batch is one create, so latency at low load is unchanged.
+A create's transaction is mostly fixed cost (round trips, the commit). The
+batcher queues concurrent creates and hands each batch to ONE transaction on
+the :class:`~notifications_api.database.Writer`, which writes them all and
+gives each create its own notification, event and exact stats
+(:func:`notifications_api.notifications.insert_created`). With no concurrency
+a batch is one create, so latency at low load is unchanged.
 
-The batch is written by synchronous SQLAlchemy Core on one connection: on
-SQLite a dedicated writer thread runs the whole transaction in ONE hop (see
-``database.create_writer``: ≈ 3.5x less CPU and 5x less latency than
-statement by statement through aiosqlite); on PostgreSQL the async engine
-runs the same function with ``run_sync``.
+Guarantees: creates commit in arrival order; each waiter gets its own result
+or its batch's error; a repeated idempotency key within a batch follows the
+first occurrence (same body: same result; another body: conflict).
 """
 
 from __future__ import annotations
@@ -19,26 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from notifications_api import counters
 from notifications_api.database import Writer
 from notifications_api.errors import IdempotencyConflict
-from notifications_api.models import IdempotencyKey, Notification, OutboxEvent, table_of, utcnow
-from notifications_api.outbox import outbox_rows
 from qahub_contracts import api
-from qahub_contracts.events import NotificationCreated
 
 __all__ = ["CreateBatcher", "PendingCreate"]
-
-log = logging.getLogger("notifications_api.group_commit")
 
 MAX_BATCH: Final = 256
 
@@ -54,15 +44,16 @@ class PendingCreate:
     future: asyncio.Future[api.Notification] = field(repr=False)
 
 
+InsertBatch = Callable[[Connection, list[PendingCreate]], list[api.Notification]]
+"""Writes a batch in the connection's transaction; the notifications, in order."""
+
+
 class CreateBatcher:
-    """Writes queued creates in batches, one transaction each, in arrival order.
+    """Writes queued creates in batches, one transaction each, in arrival order."""
 
-    ``writer``: where each batch's transaction runs
-    (:func:`~notifications_api.database.create_writer`).
-    """
-
-    def __init__(self, writer: Writer, on_commit: Callable[[], None]) -> None:
+    def __init__(self, writer: Writer, insert: InsertBatch, on_commit: Callable[[], None]) -> None:
         self._writer = writer
+        self._insert = insert
         self._on_commit = on_commit
         self._queue: asyncio.Queue[PendingCreate] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -106,7 +97,7 @@ class CreateBatcher:
     async def _commit(self, batch: list[PendingCreate]) -> None:
         fresh = _unique_keys(batch)
         try:
-            created = await self._writer.run(functools.partial(_insert, batch=fresh))
+            created = await self._writer.run(lambda connection: self._insert(connection, fresh))
         except IntegrityError as exc:
             if len(fresh) > 1:  # a key raced another process: retry one by one
                 for item in fresh:
@@ -158,64 +149,3 @@ def _fail(items: list[PendingCreate], exc: BaseException) -> None:
     for item in items:
         if not item.future.done():
             item.future.set_exception(exc)
-
-
-def _insert(connection: Connection, batch: list[PendingCreate]) -> list[api.Notification]:
-    """Write ``batch`` in the connection's transaction; returns the notifications in order.
-
-    Counter rows are locked in user-id order, so concurrent batches of several
-    API processes never deadlock; each user's rows and events keep batch order.
-    """
-    per_user: dict[str, int] = {}
-    for item in batch:
-        per_user[item.request.notifiable_id] = per_user.get(item.request.notifiable_id, 0) + 1
-    final = counters.add_created(connection, per_user)
-    now, seen = utcnow(), dict.fromkeys(per_user, 0)
-    created: list[api.Notification] = []
-    events: list[NotificationCreated] = []
-    for item in batch:
-        user = item.request.notifiable_id
-        seen[user] += 1
-        behind = per_user[user] - seen[user]  # creates of this user later in the batch
-        stats = api.Stats(
-            total=final[user].total - behind,
-            unread=final[user].unread - behind,
-            read=final[user].read,
-        )
-        notification = api.Notification(
-            id=uuid.uuid4(),
-            type=item.request.type,
-            notifiable_id=user,
-            data=item.request.data,
-            read_at=None,
-            created_at=now,
-        )
-        created.append(notification)
-        events.append(NotificationCreated(user_id=user, stats=stats, notification=notification))
-    connection.execute(insert(table_of(Notification)), [_row(n) for n in created])
-    connection.execute(insert(table_of(OutboxEvent)), outbox_rows(events))
-    keys = [
-        {
-            "user_id": i.caller_id,
-            "key": i.key,
-            "request_hash": i.digest,
-            "response": n.model_dump_json(),
-            "created_at": now,
-        }
-        for i, n in zip(batch, created, strict=True)
-        if i.key is not None
-    ]
-    if keys:
-        connection.execute(insert(table_of(IdempotencyKey)), keys)
-    return created
-
-
-def _row(notification: api.Notification) -> dict[str, object]:
-    return {
-        "id": notification.id,
-        "user_id": notification.notifiable_id,
-        "type": notification.type,
-        "data": notification.data,
-        "read_at": None,
-        "created_at": notification.created_at,
-    }

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from notifications_api import outbox
 from notifications_api.dependencies import StateDep
-from notifications_api.outbox import outbox_lag
 
 __all__ = ["router"]
 
@@ -26,13 +26,17 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "the database or the broker is down"}})
 async def readyz(state: StateDep) -> JSONResponse:
-    """200 when the database and the broker answer; 503 otherwise. Reports outbox lag."""
+    """200 when the database answers and the broker link is open; 503 otherwise.
+
+    The broker is reported down from the moment its connection closes (not at
+    the next publish). Reports the outbox's lag when the database answers.
+    """
     body: dict[str, Any] = {"database": "down", "broker": "down", "outbox": None}
     with contextlib.suppress(Exception):
         async with state["engine"].connect() as connection:
             await connection.execute(text("SELECT 1"))
         body["database"] = "ok"
-        lag = await outbox_lag(state["sessions"])
+        lag = await outbox.lag(state["sessions"])
         body["outbox"] = {"pending": lag.pending, "oldestSeconds": round(lag.oldest_seconds, 3)}
     if state["dispatcher"].broker_connected:
         body["broker"] = "ok"
@@ -50,6 +54,6 @@ async def readyz(state: StateDep) -> JSONResponse:
 )
 async def metrics(state: StateDep) -> Response:
     with contextlib.suppress(Exception):
-        lag = await outbox_lag(state["sessions"])
+        lag = await outbox.lag(state["sessions"])
         state["metrics"].outbox_pending.set(lag.pending)
     return Response(generate_latest(state["metrics"].registry), media_type=CONTENT_TYPE_LATEST)
