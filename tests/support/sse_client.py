@@ -90,6 +90,8 @@ class SseStream:
                 raise EOFError("stream ended")
             if skip_comments and frame.comments and not frame.data:
                 continue
+            if frame.retry is not None and frame == Frame(retry=frame.retry):
+                continue  # a lone `retry:` (sent before a wait): nothing a client dispatches
             return frame
 
     async def take(self, count: int, timeout: float = 10.0) -> list[Frame]:

@@ -33,8 +33,8 @@ from qahub_contracts.events import (
     encode_event,
 )
 from qahub_contracts.topology import EXCHANGE
-from stream_relay.__main__ import RelayServer
 from stream_relay.app import create_app
+from stream_relay.server import RelayServer
 from stream_relay.settings import RelaySettings
 
 SECRET = "relay-test-secret-0123456789abcdefghijklmnop"

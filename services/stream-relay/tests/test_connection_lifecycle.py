@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -141,3 +143,116 @@ class TestSlotReleasedWithItsSocket:
                 break
         await until_streams(relay.base_url, 0)
         assert await client.closed_by_peer(), "the relay kept the slow client's socket open"
+
+    async def test_two_pipelined_streams_then_close_release_the_slot_at_once(
+        self, start_relay, connect, open_stream, token, caplog
+    ):
+        """Bug: the first of two pipelined streams was never told its client left: it held
+        its slot until the token expired, and heartbeats to the closed socket logged tracebacks."""
+        relay = await start_relay(max_streams_per_user=1, sse_heartbeat_seconds=0.2)
+        client = await connect(relay.base_url)
+        await client.send(stream_request(token("alice")) * 2)
+        await client.read_until(b"event: connected")
+        await until_streams(relay.base_url, 1)
+        await client.close()
+        await until_streams(relay.base_url, 0, timeout=2)
+        # The slot is free: the user's one allowed stream opens, and while it gets two
+        # heartbeats the shared timer ticks often; nothing may go wrong with the old socket.
+        stream = await open_stream(relay.base_url, token("alice"))
+        beats = 0
+        while beats < 2:
+            beats += (await stream.next(timeout=3, skip_comments=False)).comments == ["heartbeat"]
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+class TestHeadBeforeAnyWait:
+    async def test_an_id_ahead_of_the_log_gets_status_headers_and_retry_before_the_wait(
+        self, start_relay, connect, token
+    ):
+        """Bug: a well-formed Last-Event-ID ahead of the log got not even the status line
+        for CATCH_UP_WAIT_SECONDS."""
+        relay = await start_relay(catch_up_wait_seconds=5, sse_retry_ms=1500)
+        client = await connect(relay.base_url)
+        started = time.monotonic()
+        ahead = "Last-Event-ID: 999999-0123456789ab\r\n"
+        await client.send(stream_request(token("alice"), headers=ahead))
+        await client.read_until(b"retry: 1500\n\n", timeout=2.5)
+        assert time.monotonic() - started < 2.5
+        assert client.head()[0] == "HTTP/1.1 200 OK"
+        assert b"event: connected" not in client.received  # still waiting for the log
+        await client.read_until(b"event: connected", timeout=10)
+        assert b'"recovered":false' in client.received
+        assert time.monotonic() - started >= 4
+
+
+class TestRequestsFromOutside:
+    """Unusual but legal requests get a correct answer; broken ones a bounded JSON refusal."""
+
+    async def test_basic_auth_at_a_proxy_does_not_hide_the_query_token_or_the_cookie(
+        self, start_relay, connect, token
+    ):
+        """Bug: ``Authorization: Basic`` (meant for a proxy) made ?token= and the cookie 401."""
+        relay = await start_relay()
+        basic = "Authorization: Basic dXNlcjpwYXNz\r\n"
+        for query, cookie in [
+            (f"?token={token('alice')}", ""),
+            ("", f"Cookie: access_token={token('alice')}\r\n"),
+        ]:
+            client = await connect(relay.base_url)
+            await client.send(stream_request("", query=query, headers=basic + cookie))
+            await client.read_until(b'"userId":"alice"')
+            assert client.head()[0] == "HTTP/1.1 200 OK"
+
+    async def test_http_1_0_gets_a_close_delimited_body_and_one_connection_header(
+        self, start_relay, connect, publisher, events, token
+    ):
+        """Bug: an HTTP/1.0 request got a chunked body and two contradictory Connection headers."""
+        relay = await start_relay(sse_retry_ms=1234)
+        client = await connect(relay.base_url)
+        await client.send(stream_request(token("alice", ttl_seconds=3), version="1.0"))
+        await client.read_until(b"event: connected")
+        status, fields = client.head()
+        assert status == "HTTP/1.1 200 OK"
+        assert [value for name, value in fields if name == "connection"] == ["close"]
+        assert not {"transfer-encoding", "content-length"} & {name for name, _ in fields}
+        assert client.body().startswith(b"retry: 1234\nevent: connected\n")
+        await publisher.publish(events.created("alice"))  # a live event, written directly
+        await client.read_until(b"event: notification")
+        assert await client.closed_by_peer(timeout=10)  # the token expired: the body ends
+        fields_used = {line.partition(b":")[0] for line in client.body().split(b"\n")}
+        assert fields_used <= {b"retry", b"event", b"data", b"id", b""}, fields_used
+
+    async def test_an_oversized_request_head_is_refused_and_never_opens_a_stream(
+        self, start_relay, connect, token
+    ):
+        """Bug: an 8 MiB request header opened a stream."""
+        relay = await start_relay()
+        for size in (40 * 1024, 8 << 20):  # complete in one read; arriving over many
+            client = await connect(relay.base_url)
+            padding = f"X-Padding: {'a' * size}\r\n"
+            sending = asyncio.ensure_future(
+                client.send(stream_request(token("alice"), headers=padding))
+            )
+            await client.read_until(b"}}")
+            status, fields = client.head()
+            assert status == "HTTP/1.1 431 Request Header Fields Too Large"
+            assert ("content-type", "application/json") in fields
+            assert json.loads(client.body())["error"]["code"] == "headers_too_large"
+            assert await client.closed_by_peer()
+            with contextlib.suppress(ConnectionError):
+                await sending
+        assert await open_streams(relay.base_url) == 0
+
+    async def test_a_malformed_request_gets_the_json_400(self, start_relay, connect):
+        """Bug: uvicorn answered a request it could not parse with its own text/plain 400."""
+        relay = await start_relay()
+        client = await connect(relay.base_url)
+        await client.send(f"GET {STREAM} HTTP/1.1\r\nHost: relay\r\nno colon here\r\n\r\n".encode())
+        await client.read_until(b"}}")
+        status, fields = client.head()
+        assert status == "HTTP/1.1 400 Bad Request"
+        assert ("content-type", "application/json") in fields
+        error = json.loads(client.body())["error"]
+        assert error["code"] == "bad_request"
+        assert set(error) == {"code", "message"}
+        assert await client.closed_by_peer()

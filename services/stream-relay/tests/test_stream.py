@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from stream_relay import sse_response
+from stream_relay import server
 
 
 class TestConnect:
@@ -162,9 +162,9 @@ class TestFanOut:
     ):
         """Under uvicorn the fan-out writes live frames itself (no wake-up per event)."""
         direct: list[bytes] = []
-        write = sse_response.TransportWriter.write
+        write = server.ResponseSocket.write
         monkeypatch.setattr(
-            sse_response.TransportWriter,
+            server.ResponseSocket,
             "write",
             lambda self, chunk: (direct.append(chunk), write(self, chunk))[1],
         )

@@ -119,7 +119,7 @@ class TestLimitsAndAuth:
         response = await http.post(url, headers=headers)
         assert response.status_code == 405
         assert response.headers["allow"] == "GET"
-        assert response.json()["error"]["code"] == "http_405"
+        assert response.json()["error"]["code"] == "method_not_allowed"
 
     async def test_stream_ends_when_the_token_expires(self, start_relay, open_stream, token):
         relay = await start_relay()
@@ -236,7 +236,7 @@ class TestPages:
         assert "stream_relay_connections" in metrics
         missing = await http.get(f"{relay.base_url}/nope")
         assert missing.status_code == 404
-        assert missing.json()["error"]["code"] == "http_404"
+        assert missing.json()["error"]["code"] == "not_found"
 
     async def test_page_and_its_files_are_served_with_security_headers(self, start_relay, http):
         """No Referer leaves the page, only this origin's scripts run, no type sniffing."""
@@ -257,4 +257,4 @@ class TestPages:
         for path in ["/static/index.html", "/static/..%2Frelay.py", "/static/nope.js"]:
             missing = await http.get(f"{relay.base_url}{path}")
             assert missing.status_code == 404, path
-            assert missing.json()["error"]["code"] == "http_404"
+            assert missing.json()["error"]["code"] == "not_found"

@@ -1,7 +1,9 @@
 """The relay's error tree and its one JSON shape (``{"error": {"code", "message"}}``).
 
 ``RelayError`` is the root; each subclass carries the HTTP status and a stable
-code. Only this module knows how errors become HTTP answers.
+code from the one vocabulary both services share (:mod:`qahub_contracts.errors`).
+Only this module knows how errors become HTTP answers; a request uvicorn cannot
+parse is answered in the same shape by :mod:`stream_relay.server`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qahub_contracts.api import ErrorBody, ErrorDetail
+from qahub_contracts.errors import ErrorCode, code_for_status
 
 __all__ = [
     "NotAuthenticated",
@@ -23,6 +26,7 @@ __all__ = [
     "TooManyStreamsError",
     "error_response",
     "install_error_handlers",
+    "log_unexpected",
     "relay_error_response",
     "unexpected_error_response",
 ]
@@ -34,31 +38,31 @@ class RelayError(Exception):
     """Root of every error the relay answers with."""
 
     status: ClassVar[int] = 500
-    code: ClassVar[str] = "internal_error"
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_ERROR
 
 
 class NotAuthenticated(RelayError):
     """No token, or a token that does not verify (401)."""
 
     status = 401
-    code = "unauthorized"
+    code = ErrorCode.UNAUTHORIZED
 
 
 class TooManyStreamsError(RelayError):
     """The user already has ``MAX_STREAMS_PER_USER`` open streams (429)."""
 
     status = 429
-    code = "too_many_streams"
+    code = ErrorCode.TOO_MANY_STREAMS
 
 
 class ShuttingDown(RelayError):
     """The relay is stopping; connect to another instance (503)."""
 
     status = 503
-    code = "shutting_down"
+    code = ErrorCode.SHUTTING_DOWN
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
+def error_response(status: int, code: ErrorCode, message: str) -> JSONResponse:
     """The one JSON error shape; 401 answers also carry ``WWW-Authenticate``."""
     body = ErrorBody(error=ErrorDetail(code=code, message=message))
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
@@ -70,10 +74,15 @@ def relay_error_response(exc: RelayError) -> JSONResponse:
     return error_response(exc.status, exc.code, str(exc) or exc.code)
 
 
+def log_unexpected(exc: BaseException) -> None:
+    """A bug: one log record with its traceback."""
+    log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+
+
 def unexpected_error_response(exc: BaseException) -> JSONResponse:
     """A 500 for a bug: logged with its traceback, answered without details."""
-    log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
-    return error_response(500, "internal_error", "internal error")
+    log_unexpected(exc)
+    return error_response(500, ErrorCode.INTERNAL_ERROR, "internal error")
 
 
 async def _relay_error(_: Request, exc: Exception) -> JSONResponse:
@@ -83,11 +92,11 @@ async def _relay_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it only
-    return error_response(exc.status_code, f"http_{exc.status_code}", str(exc.detail))
+    return error_response(exc.status_code, code_for_status(exc.status_code), str(exc.detail))
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    return error_response(422, "invalid_request", str(exc).splitlines()[0][:200])
+    return error_response(422, ErrorCode.VALIDATION_ERROR, str(exc).splitlines()[0][:200])
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -8,7 +8,7 @@ Guarantees:
   coroutine), except while a ``write`` is in flight or the client is not
   reading: those events queue and the coroutine writes them, in order;
 - a ``: heartbeat`` comment whenever nothing was written for the interval:
-  from the relay's one timer (:mod:`stream_relay.heartbeat`) for directly
+  from the relay's one timer (:class:`stream_relay.sse_response.Heartbeats`) for directly
   written streams, else from the coroutine's own timer;
 - it returns when the connection is closed or the token expires.
 An idle stream is one suspended coroutine waiting on its connection's one
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from qahub_contracts.auth import Principal
     from stream_relay.fanout import Connection
     from stream_relay.frames import ConnectionFrames
-    from stream_relay.heartbeat import Heartbeats
     from stream_relay.indexed_event import IndexedEvent
     from stream_relay.metrics import RelayMetrics
+    from stream_relay.sse_response import Heartbeats
 
 __all__ = ["DirectWriter", "LiveStream", "Write"]
 
@@ -37,7 +37,7 @@ Write = Callable[[bytes], Awaitable[None]]
 
 
 class DirectWriter(Protocol):
-    """Synchronous writes onto the client's socket (``sse_response.TransportWriter``)."""
+    """Synchronous writes onto the client's socket (``server.ResponseSocket``)."""
 
     def ready(self) -> bool:
         """Whether a write now goes out without waiting (the client is reading)."""

@@ -19,7 +19,6 @@ import httpx
 from qahub_contracts.auth import TokenVerifier
 from stream_relay.consumer import StreamConsumer
 from stream_relay.fanout import ConnectionRegistry
-from stream_relay.heartbeat import Heartbeats
 from stream_relay.local_log import LocalLog
 from stream_relay.metrics import RelayMetrics
 from stream_relay.pipeline import Pipeline
@@ -28,6 +27,7 @@ from stream_relay.session import SessionConfig
 from stream_relay.settings import RelaySettings
 from stream_relay.snapshot import SnapshotClient
 from stream_relay.snapshot_cache import SnapshotCache
+from stream_relay.sse_response import Heartbeats
 
 __all__ = ["Relay", "running_relay"]
 

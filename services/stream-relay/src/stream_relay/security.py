@@ -28,11 +28,16 @@ class Caller:
 
 
 def token_from(request: HTTPConnection) -> str | None:
-    """The token of ``Authorization: Bearer``, else ``?token=``, else the cookie."""
+    """The token of ``Authorization: Bearer``, else ``?token=``, else the cookie.
+
+    Another ``Authorization`` scheme (HTTP basic auth at a proxy in front of the
+    relay) is not meant for the relay: it hides neither ``?token=`` nor the cookie.
+    """
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, value = header.partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else None
+        if scheme.lower() == "bearer":
+            return value.strip()
     return request.query_params.get("token") or request.cookies.get(_COOKIE) or None
 
 

@@ -13,7 +13,7 @@ Guarantees, in frame order:
    on the way out, whatever ended it.
 
 :meth:`StreamSession.run` hands each chunk of frames to a ``write`` callable
-(:mod:`stream_relay.stream_endpoint` writes it to the ASGI ``send``), and,
+(:class:`~stream_relay.sse_response.SseResponse` writes it to the socket), and,
 once the opening frames are out, the stream to :class:`~stream_relay.live.LiveStream`
 (live events, the direct sink, heartbeats).
 """
@@ -32,11 +32,11 @@ from stream_relay.opening import HandOver, connected_frame, initial_frames
 
 if TYPE_CHECKING:
     from stream_relay.fanout import Connection, ConnectionRegistry
-    from stream_relay.heartbeat import Heartbeats
     from stream_relay.metrics import RelayMetrics
     from stream_relay.replay import ReplayIndex
     from stream_relay.security import Caller
     from stream_relay.snapshot_cache import SnapshotCache
+    from stream_relay.sse_response import Heartbeats
 
 __all__ = ["SessionConfig", "StreamSession"]
 

@@ -1,74 +1,155 @@
-"""Synchronous writes onto a stream's socket under uvicorn's httptools protocol.
+"""How a stream's bytes reach its socket: one stream's HTTP response, and the one
+heartbeat timer every directly written stream shares.
 
-Guarantees: :class:`TransportWriter` writes body chunks straight onto the
-transport behind uvicorn's ``send``, in the same chunk framing, and only while
-a write goes out as ``send`` would without waiting (:meth:`TransportWriter.ready`:
-the response is started, chunked and unfinished, the client connected and
-reading, the socket not closing); otherwise the session falls back to ``send``
-(which waits for the buffer to drain). It never writes to a closed socket, so
-a client that left costs no failed write. Any other server or protocol gets
-``send`` only.
+:class:`SseResponse` guarantees:
+
+- :meth:`~SseResponse.start` sends the status line and headers
+  (``text/event-stream``, ``Cache-Control: no-cache``, ``X-Accel-Buffering:
+  no``) at once, before the stream waits for anything;
+- under uvicorn's httptools protocol the body goes straight onto the socket
+  (:class:`~stream_relay.server.ResponseSocket`): synchronously for the
+  fan-out while the client is reading (:attr:`~SseResponse.direct`), else once
+  the client has drained (:meth:`~SseResponse.write`). Any other server gets
+  plain ASGI ``send`` and no direct writes;
+- HTTP/1.1 bodies are chunked; an HTTP/1.0 body is close-delimited. A
+  response says ``Connection: keep-alive`` only when the connection is kept
+  (never next to uvicorn's ``Connection: close``);
+- the owner is told once when the client goes away (one small waiter task per
+  stream, no task group, no queue); :meth:`~SseResponse.end` completes the
+  response so the client sees a clean end of stream and reconnects.
+
+:class:`Heartbeats`: a stream written directly registers while it is live.
+Every ``tick`` (a quarter of the interval, at most 1 s) the timer asks each one
+to write ``: heartbeat`` if nothing was written to it for the interval: an idle
+stream costs a check per tick and a write per interval, and its coroutine
+sleeps until its token expires or an event has to be queued. A heartbeat may
+come up to one tick late. Streams without a direct writer keep their own timer.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Final, Protocol
 
-from starlette.types import Send
+from starlette.types import Receive, Scope, Send
 
-__all__ = ["STREAM_HEADERS", "TransportWriter"]
+from stream_relay.server import ResponseSocket
 
-_HTTPTOOLS_CYCLE: Final = "uvicorn.protocols.http.httptools_impl"
+__all__ = ["STREAM_HEADERS", "Beating", "Heartbeats", "SseResponse"]
+
+log = logging.getLogger("stream_relay.heartbeat")
 
 STREAM_HEADERS: Final = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
-    (b"connection", b"keep-alive"),
 )
+_KEEP_ALIVE: Final = (*STREAM_HEADERS, (b"connection", b"keep-alive"))
 
 
-class TransportWriter:
-    """Synchronous body writes onto the transport behind uvicorn's httptools ``send``.
+class SseResponse:
+    """One stream's response: :meth:`start`, then :meth:`write` chunks, then :meth:`end`."""
 
-    Only for a started, chunked, unfinished response whose client is connected
-    and reading (:meth:`ready`); the chunk framing is uvicorn's own.
-    """
+    __slots__ = ("_gone", "_keep_alive", "_receive", "_send", "direct")
 
-    __slots__ = ("_cycle", "_flow", "_transport")
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._receive = receive
+        self._send = send
+        self._keep_alive = _keeps_alive(scope)
+        self._gone: asyncio.Future[None] | None = None
+        self.direct = ResponseSocket.of(scope, send)
+        """Synchronous writes onto the socket (``None`` under another server)."""
 
-    def __init__(self, cycle: Any) -> None:  # noqa: ANN401 - uvicorn's RequestResponseCycle
-        self._cycle = cycle
-        self._flow = cycle.flow
-        self._transport = cycle.transport
+    async def start(self, on_gone: Callable[[], None]) -> None:
+        """Send the status line and headers; ``on_gone`` is called once if the client leaves."""
+        headers = _KEEP_ALIVE if self._keep_alive else STREAM_HEADERS
+        await self._send({"type": "http.response.start", "status": 200, "headers": headers})
 
-    @classmethod
-    def of(cls, send: Send) -> TransportWriter | None:
-        """A writer for the started response ``send`` belongs to; ``None`` for another
-        server, or a response that is not chunked (an HTTP/1.0 client)."""
-        cycle = getattr(send, "__self__", None)
-        if cycle is None or type(cycle).__module__ != _HTTPTOOLS_CYCLE:
-            return None
-        if not all(hasattr(cycle, a) for a in ("transport", "flow", "chunked_encoding")):
-            return None
-        if not (cycle.response_started and cycle.chunked_encoding):
-            return None
-        return cls(cycle)
+        def client_gone(task: asyncio.Future[None]) -> None:
+            if not task.cancelled():
+                on_gone()
 
-    def ready(self) -> bool:
-        """Whether a write now goes out as ``send`` would, without waiting."""
-        cycle = self._cycle
-        return not (
-            cycle.response_complete
-            or cycle.disconnected
-            or self._flow.write_paused
-            or self._transport.is_closing()
-        )
+        self._gone = asyncio.ensure_future(_until_disconnect(self._receive))
+        self._gone.add_done_callback(client_gone)
 
-    def write(self, chunk: bytes) -> None:
-        """One body chunk (call :meth:`ready` first)."""
-        self._transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+    @property
+    def gone(self) -> asyncio.Future[None]:
+        """Done when the client has gone away (after :meth:`start`)."""
+        assert self._gone is not None  # noqa: S101 - start() comes first
+        return self._gone
 
-    def abort(self) -> None:
-        """Close the socket now, dropping whatever is still buffered for it."""
-        self._transport.abort()
+    async def write(self, chunk: bytes) -> None:
+        """One body chunk, once the client has drained what it was sent."""
+        if self.direct is not None:
+            await self.direct.send(chunk)
+        else:
+            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def end(self) -> None:
+        """Complete the response (an HTTP/1.0 one by closing the socket)."""
+        if self._gone is not None:
+            self._gone.cancel()
+        await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _keeps_alive(scope: Scope) -> bool:
+    """HTTP/1.1 without ``Connection: close`` (RFC 9112 §9.3)."""
+    if scope.get("http_version") == "1.0":
+        return False
+    for name, value in scope["headers"]:
+        if name == b"connection" and b"close" in value.lower():
+            return False
+    return True
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class Beating(Protocol):
+    def beat(self, now: float) -> None:
+        """Write a heartbeat if one is due at ``now`` (``time.monotonic()``)."""
+
+
+class Heartbeats:
+    """The relay's one heartbeat timer; :meth:`start` it, :meth:`stop` it."""
+
+    def __init__(self, interval: float) -> None:
+        self.tick = min(1.0, interval / 4)  # streams compare against the interval themselves
+        self._streams: set[Beating] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, stream: Beating) -> None:
+        self._streams.add(stream)
+
+    def discard(self, stream: Beating) -> None:
+        self._streams.discard(stream)
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="stream-relay-heartbeats")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            now = time.monotonic()
+            for stream in list(self._streams):
+                try:
+                    stream.beat(now)
+                except Exception:  # one broken stream must not stop everyone's heartbeat
+                    log.exception("heartbeat failed; dropping the stream from the timer")
+                    self._streams.discard(stream)

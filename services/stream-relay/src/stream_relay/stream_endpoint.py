@@ -3,40 +3,57 @@
 The stream is the relay's one long-lived request, so it skips FastAPI's
 per-request machinery (dependency solving, middleware chain, a task group per
 response): :class:`~stream_relay.app.RelayApp` hands it the request directly.
-Answers are the same as every other route's: 401/429/503 (and 405 for other
-methods) in the one JSON error shape of :mod:`stream_relay.errors`.
+
+Order: authenticate (401), refuse while shutting down (503) or when the user
+is at ``MAX_STREAMS_PER_USER`` (429), in the one JSON error shape of
+:mod:`stream_relay.errors` (and 405 for other methods); then the status line
+and headers go out at once. If the index cannot answer yet (the relay is still
+reading the log, or the client's ``Last-Event-ID`` is ahead of it) ``retry:``
+follows and the stream waits, at most ``CATCH_UP_WAIT_SECONDS`` per step, or
+until the client leaves. Only then is the stream registered, in one
+synchronous step with its replay (:meth:`StreamSession.open`). If it can no
+longer be registered (another stream of the user took the last slot meanwhile,
+or the relay began to stop), the stream ends there and the client reconnects
+after ``retry``.
 
 What an open stream keeps: its :class:`~stream_relay.session.StreamSession`
-(and connection) and the coroutine of :func:`serve_sse`;
-everything used to authenticate and open it is dropped before the first frame.
+(and connection), its :class:`~stream_relay.sse_response.SseResponse` and this
+coroutine; everything used to authenticate and open it is dropped before the
+first frame.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Final
 
 from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
 
+from qahub_contracts.errors import ErrorCode
 from stream_relay import sse
+from stream_relay.consumer import StreamConsumer
 from stream_relay.errors import (
     RelayError,
     ShuttingDown,
     TooManyStreamsError,
     error_response,
+    log_unexpected,
     relay_error_response,
     unexpected_error_response,
 )
 from stream_relay.fanout import TooManyStreams
 from stream_relay.indexed_event import parse_sse_id
 from stream_relay.relay import Relay
-from stream_relay.security import authenticate
+from stream_relay.security import Caller, authenticate
 from stream_relay.session import StreamSession
-from stream_relay.sse_response import STREAM_HEADERS, TransportWriter
+from stream_relay.sse_response import SseResponse
 
-__all__ = ["STREAM_PATH", "serve_sse", "stream"]
+__all__ = ["STREAM_PATH", "stream"]
+
+log = logging.getLogger("stream_relay.stream")
 
 STREAM_PATH: Final = "/api/v1/notifications/stream"
 
@@ -44,44 +61,102 @@ STREAM_PATH: Final = "/api/v1/notifications/stream"
 async def stream(scope: Scope, receive: Receive, send: Send) -> int:
     """Answer one request for the stream; returns the HTTP status it answered with."""
     if scope["method"] != "GET":
-        response = error_response(405, "http_405", "Method Not Allowed")
+        response = error_response(405, ErrorCode.METHOD_NOT_ALLOWED, "Method Not Allowed")
         response.headers["Allow"] = "GET"
         await response(scope, receive, send)
         return 405
+    relay: Relay = scope["state"]["relay"]
+    request = HTTPConnection(scope)
     try:
-        session = await _open(scope["state"]["relay"], HTTPConnection(scope))
+        caller = await _admit(relay, request)
     except RelayError as exc:
         await relay_error_response(exc)(scope, receive, send)
         return exc.status
     except Exception as exc:  # noqa: BLE001 - a bug answers 500 JSON, as on every route
         await unexpected_error_response(exc)(scope, receive, send)
         return 500
-    await serve_sse(session, receive, send)
+    await _serve(relay, request, caller, SseResponse(scope, receive, send))
     return 200
 
 
-async def _open(relay: Relay, request: HTTPConnection) -> StreamSession:
-    """Authenticate, wait until the index can answer the replay, register the stream.
+async def _admit(relay: Relay, request: HTTPConnection) -> Caller:
+    """The caller, if this relay would open a stream for it now.
 
     Raises:
         NotAuthenticated: no usable token (401).
-        TooManyStreamsError: the user is at the limit (429).
         ShuttingDown: this relay is stopping (503).
+        TooManyStreamsError: the user is at the limit (429).
     """
     caller = await authenticate(request, relay.verifier)
     if relay.registry.closing:
         raise ShuttingDown("this relay is shutting down; reconnect")
-    wait = relay.settings.catch_up_wait_seconds
-    # A fresh relay first reads the retained log, so replays are complete (bounded wait).
-    if not relay.consumer.caught_up.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(relay.consumer.caught_up.wait(), wait)
-    last_id = sse.last_event_id(
-        request.headers.get("last-event-id"), request.query_params.get("lastEventId")
-    )
-    wanted = parse_sse_id(last_id) if last_id else None
-    if wanted is not None:
-        await relay.consumer.reach(wanted[0], wait)
+    limit = relay.settings.max_streams_per_user
+    if relay.registry.count(caller.principal.user_id) >= limit:
+        raise TooManyStreamsError(f"at most {limit} streams per user")
+    return caller
+
+
+async def _serve(
+    relay: Relay, request: HTTPConnection, caller: Caller, response: SseResponse
+) -> None:
+    """Start the response, wait if the index cannot answer yet, then run the session."""
+    session: StreamSession | None = None
+
+    def client_gone() -> None:
+        if session is not None:
+            session.close("client gone")
+
+    await response.start(client_gone)
+    try:
+        last_id = sse.last_event_id(
+            request.headers.get("last-event-id"), request.query_params.get("lastEventId")
+        )
+        wanted = parse_sse_id(last_id) if last_id else None
+        if _must_wait(relay.consumer, wanted):
+            await response.write(sse.encode_frame(retry_ms=relay.settings.sse_retry_ms))
+            await _until_ready(relay, wanted, response.gone)
+        session = _register(relay, caller, last_id) if not response.gone.done() else None
+        if session is not None:
+            await session.run(response.write, response.direct)
+    except Exception as exc:  # noqa: BLE001 - the head is out: a bug is logged, the stream ends
+        log_unexpected(exc)
+    finally:
+        response.gone.cancel()
+    await response.end()
+
+
+def _must_wait(consumer: StreamConsumer, wanted: tuple[int, str] | None) -> bool:
+    """Whether the index cannot answer yet: not caught up, or ``wanted`` is ahead of it."""
+    if not consumer.caught_up.is_set():
+        return True
+    last = consumer.last_offset
+    return wanted is not None and (last is None or last < wanted[0])
+
+
+async def _until_ready(
+    relay: Relay, wanted: tuple[int, str] | None, gone: asyncio.Future[None]
+) -> None:
+    """Wait (bounded) until the index can answer the replay, or the client leaves."""
+
+    async def ready() -> None:
+        wait = relay.settings.catch_up_wait_seconds
+        # A fresh relay first reads the retained log, so replays are complete.
+        if not relay.consumer.caught_up.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(relay.consumer.caught_up.wait(), wait)
+        # A client coming from another relay may carry an id a little ahead of this one.
+        if wanted is not None:
+            await relay.consumer.reach(wanted[0], wait)
+
+    waiting = asyncio.ensure_future(ready())
+    try:
+        await asyncio.wait((waiting, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+
+
+def _register(relay: Relay, caller: Caller, last_id: str | None) -> StreamSession | None:
+    """The registered session, or ``None`` when the user's slots filled meanwhile."""
     try:
         return StreamSession.open(
             caller,
@@ -93,38 +168,5 @@ async def _open(relay: Relay, request: HTTPConnection) -> StreamSession:
             config=relay.session_config,
         )
     except TooManyStreams:
-        limit = relay.settings.max_streams_per_user
-        raise TooManyStreamsError(f"at most {limit} streams per user") from None
-
-
-async def serve_sse(session: StreamSession, receive: Receive, send: Send) -> None:
-    """Run ``session`` as this request's response until the stream ends or the client leaves.
-
-    The status line and headers go out first; each chunk the session writes is one
-    ``http.response.body`` message (or a direct write, see
-    :class:`~stream_relay.sse_response.TransportWriter`); the session is told when the
-    client goes away by one small waiter task; the response is completed when the
-    session ends, so a client sees a clean end of stream and reconnects.
-    """
-
-    async def write(chunk: bytes) -> None:
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-    await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
-
-    def client_gone(task: asyncio.Future[None]) -> None:
-        if not task.cancelled():
-            session.close("client gone")
-
-    gone = asyncio.ensure_future(_until_disconnect(receive))
-    gone.add_done_callback(client_gone)
-    try:
-        await session.run(write, TransportWriter.of(send))
-    finally:
-        gone.cancel()
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-async def _until_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
+        log.info("stream not opened after its wait: the user is at the limit or the relay stops")
+        return None

@@ -1,11 +1,11 @@
-"""The relay's one heartbeat timer (stream_relay.heartbeat)."""
+"""The relay's one heartbeat timer (stream_relay.sse_response.Heartbeats)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
-from stream_relay.heartbeat import Heartbeats
+from stream_relay.sse_response import Heartbeats
 
 
 class Stream:
