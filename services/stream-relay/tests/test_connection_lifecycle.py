@@ -171,7 +171,7 @@ class TestHeadBeforeAnyWait:
     ):
         """Bug: a well-formed Last-Event-ID ahead of the log got not even the status line
         for CATCH_UP_WAIT_SECONDS."""
-        relay = await start_relay(catch_up_wait_seconds=5, sse_retry_ms=1500)
+        relay = await start_relay(catch_up_wait_seconds=5, sse_retry_ms=1500, sse_retry_jitter=0)
         client = await connect(relay.base_url)
         started = time.monotonic()
         ahead = "Last-Event-ID: 999999-0123456789ab\r\n"
@@ -207,7 +207,7 @@ class TestRequestsFromOutside:
         self, start_relay, connect, publisher, events, token
     ):
         """Bug: an HTTP/1.0 request got a chunked body and two contradictory Connection headers."""
-        relay = await start_relay(sse_retry_ms=1234)
+        relay = await start_relay(sse_retry_ms=1234, sse_retry_jitter=0)
         client = await connect(relay.base_url)
         await client.send(stream_request(token("alice", ttl_seconds=3), version="1.0"))
         await client.read_until(b"event: connected")

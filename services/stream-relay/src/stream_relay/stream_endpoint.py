@@ -113,7 +113,8 @@ async def _serve(
         )
         wanted = parse_sse_id(last_id) if last_id else None
         if _must_wait(relay.consumer, wanted):
-            await response.write(sse.encode_frame(retry_ms=relay.settings.sse_retry_ms))
+            retry = relay.session_config.stream_retry_ms()
+            await response.write(sse.encode_frame(retry_ms=retry))
             await _until_ready(relay, wanted, response.gone)
         session = _register(relay, caller, last_id) if not response.gone.done() else None
         if session is not None:
