@@ -95,10 +95,16 @@ class NotificationsClient:
     def events(
         self, last_event_id: str | None = None, *, reconnect: bool = True, idle_timeout: float = 90
     ) -> EventStream:
-        """The caller's stream, resumed after ``last_event_id``; runs until you stop iterating.
+        """The caller's stream, resumed after ``last_event_id``; runs until you close it.
 
-        See the ``_stream`` module for the guarantees. A connection silent for
-        ``idle_timeout`` seconds (heartbeats included) counts as lost.
+        Each event is yielded once, ``data`` parsed from JSON; heartbeats are not
+        events. When the stream ends (relay restart, token expiry, network) it
+        reconnects after the relay's ``retry:`` interval (doubled after each failed
+        attempt, up to 30 s) with ``Last-Event-ID``, asking a token callable for a
+        fresh token; a connection silent for ``idle_timeout`` seconds counts as lost.
+        429 and 5xx answers are retried; a 401 after a renewed token, or any other
+        refusal, raises. ``reconnect=False`` follows one connection only.
+        The returned :class:`EventStream` knows ``last_event_id`` to resume from.
         """
         timeout = httpx.Timeout(self._timeout, read=idle_timeout)
         session = StreamSession(last_event_id, reconnect=reconnect)
