@@ -12,11 +12,11 @@ from playwright.async_api import BrowserContext, Page, Route, expect
 from tests.api.conftest import SECRET
 from tests.browser.conftest import Demo
 from tests.browser.test_one_stream_per_browser import one_stream
-from tests.support.servers import ROOT, eventually
+from tests.support.readme import readme_snippet
+from tests.support.servers import eventually
 
 from qahub_contracts.auth import mint_token
 
-README = ROOT / "README.md"
 HTML = "text/html; charset=utf-8"
 REACT_APP = Path(__file__).parent / "react_app"
 
@@ -44,15 +44,6 @@ RENEWAL_PAGE = """<!doctype html><meta charset="utf-8"><title>renewal</title>
     if (window.statuses.at(-1) !== s.status) window.statuses.push(s.status);
   });
 </script>"""
-
-
-def readme_snippet(section: str, language: str) -> str:
-    """The first ``language`` code block of README section ``section``, verbatim."""
-    text = README.read_text(encoding="utf-8")
-    start = text.index(f"\n## {section}\n")
-    fence = f"```{language}\n"
-    begin = text.index(fence, start) + len(fence)
-    return text[begin : text.index("```", begin)]
 
 
 async def serve(context: BrowserContext, url: str, body: str | bytes, content_type: str) -> None:

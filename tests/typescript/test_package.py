@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
+from tests.support.readme import readme_snippet
 from tests.support.servers import ROOT
 
 BUNDLE = ROOT / "services" / "stream-relay" / "src" / "stream_relay" / "static"
@@ -39,3 +41,29 @@ class TestCommittedBuild:
             tsc = typescript_package / "node_modules" / "typescript" / "bin" / "tsc"
             done = _node(typescript_package, str(tsc), "-p", config, "--noEmit")
             assert done.returncode == 0, done.stdout + done.stderr
+
+
+class TestReadmeSnippetTypes:
+    """The README's React snippet type-checks against the package's own types (strict)."""
+
+    def test_the_react_snippet_type_checks(self, typescript_package: Path, tmp_path: Path):
+        (tmp_path / "App.tsx").write_text(readme_snippet("Use it in React", "tsx"))
+        (tmp_path / "package.json").write_text('{"type": "module"}')
+        types = typescript_package / "node_modules" / "@types" / "react"
+        config = {
+            "extends": str(typescript_package / "tsconfig.json"),
+            "compilerOptions": {
+                "noEmit": True,
+                "types": [],
+                "paths": {
+                    "@qahub/notifications/react": [str(typescript_package / "src" / "react.ts")],
+                    "react": [str(types / "index.d.ts")],
+                    "react/jsx-runtime": [str(types / "jsx-runtime.d.ts")],
+                },
+            },
+            "include": [str(tmp_path / "App.tsx")],
+        }
+        (tmp_path / "tsconfig.json").write_text(json.dumps(config))
+        tsc = typescript_package / "node_modules" / "typescript" / "bin" / "tsc"
+        done = _node(typescript_package, str(tsc), "-p", str(tmp_path / "tsconfig.json"))
+        assert done.returncode == 0, done.stdout + done.stderr
