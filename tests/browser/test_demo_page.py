@@ -81,6 +81,7 @@ class TestBadgeAndActions:
         await page.get_by_role("button", name="Mark read: note 1").click()
         await expect(badge).to_have_text("2")
         await expect(page.locator(f"#n-{notes[1]['id']}")).not_to_have_class("unread")
+        await expect(page.locator("#announce")).to_have_text("Marked read: note 1")
         # The page updates at once (optimistically); the API has it once its answer is in.
         await eventually(
             lambda: stats_are(demo, "42", unread=2), timeout=10, what="the API's unread == 2"

@@ -139,8 +139,11 @@ $("list").addEventListener("click", (e) => {
   const id = button?.closest("li")?.dataset.id;
   const n = id && inbox?.getState().notifications.find((m) => m.id === id);
   if (!n) return;
-  if (button.dataset.act === "toggle") inbox.markRead(id, !n.readAt);
-  else inbox.remove(id);
+  const label = summary(n);
+  const done = button.dataset.act === "toggle"
+    ? inbox.markRead(id, !n.readAt).then((ok) => ok && `Marked ${n.readAt ? "unread" : "read"}: ${label}`)
+    : inbox.remove(id).then((ok) => ok && `Deleted: ${label}`);
+  done.then((said) => { if (said) $("announce").textContent = said; });
 });
 $("mark-all").addEventListener("click", () => inbox?.markAllRead());
 $("load-more").addEventListener("click", () => inbox?.loadMore());
