@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from stream_relay import server
+from stream_relay.session import SessionConfig
 
 
 class TestConnect:
@@ -51,6 +52,21 @@ class TestConnect:
         ids = [f.id for f in frames if f.id is not None]
         assert len(ids) == 3
         assert len(set(ids)) == 3
+
+
+class TestRetryJitter:
+    """Each stream's retry: is SSE_RETRY_MS +- SSE_RETRY_JITTER, so a herd spreads out."""
+
+    def test_retries_spread_over_the_whole_window_and_stay_in_it(self):
+        config = SessionConfig(heartbeat_seconds=30, retry_ms=3000, retry_jitter=0.5)
+        drawn = [config.stream_retry_ms() for _ in range(2000)]
+        assert 1500 <= min(drawn) < 1700
+        assert 4300 < max(drawn) <= 4500
+        assert len(set(drawn)) > 1000
+
+    def test_no_jitter_gives_the_configured_retry(self):
+        config = SessionConfig(heartbeat_seconds=30, retry_ms=1234)
+        assert {config.stream_retry_ms() for _ in range(50)} == {1234}
 
 
 async def _connected(stream) -> dict:
