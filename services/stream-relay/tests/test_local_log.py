@@ -42,47 +42,65 @@ class TestLocalLog:
         assert (resume.offset, resume.fingerprint, resume.events) == (4, "fp-4", 5)
         local.close()
 
-    async def test_a_torn_tail_is_cut_and_what_came_before_is_kept(self, tmp_path):
+    async def test_a_flush_torn_by_a_crash_is_dropped_and_what_came_before_is_kept(self, tmp_path):
         local, _, _ = await load(tmp_path)
         for offset in range(3):
             local.append(entry(offset), f"fp-{offset}")
+            local.flush()  # one transaction each
+        crashed = tmp_path / "crashed"
+        crashed.mkdir(mode=0o700)
+        for name in ("index.sqlite3", "index.sqlite3-wal"):  # the files as a crash leaves them
+            data = (tmp_path / name).read_bytes()
+            (crashed / name).write_bytes(data[:-7] if name.endswith("-wal") else data)
         local.close()
-        (segment,) = tmp_path.glob("*.seg")
-        segment.write_bytes(segment.read_bytes()[:-7])  # a crash mid-write
-        local, loaded, resume = await load(tmp_path)
+        local, loaded, resume = await load(crashed)
         assert [e.offset for e in loaded] == [0, 1]
         assert resume.offset == 1
-        local.append(entry(2), "fp-2")  # appends after the cut, not after garbage
+        local.append(entry(2), "fp-2")  # appends after what was kept
         local.close()
-        local, loaded, _ = await load(tmp_path)
+        local, loaded, _ = await load(crashed)
         assert [e.offset for e in loaded] == [0, 1, 2]
         local.close()
 
-    async def test_a_corrupt_record_ends_the_read_there_and_later_segments_go(self, tmp_path):
-        """Events after a bad record come from the broker again: the index gets no gap."""
-        local = LocalLog(tmp_path, max_age_seconds=3600, segment_bytes=1)  # a segment each
-        for offset in range(3):
-            local.append(entry(offset), f"fp-{offset}")
+    async def test_an_unreadable_copy_is_deleted_and_the_log_read_again(self, tmp_path, caplog):
+        """The broker sends every event again: the index gets no gap."""
+        local, _, _ = await load(tmp_path)
+        local.append(entry(0), "fp-0")
         local.close()
-        first, second, third = sorted(tmp_path.glob("*.seg"))
-        data = bytearray(second.read_bytes())
-        data[-1] ^= 0xFF  # the second segment's record no longer matches its CRC
-        second.write_bytes(bytes(data))
+        (tmp_path / "index.sqlite3").write_bytes(b"not a database" * 1000)
         local, loaded, resume = await load(tmp_path)
-        assert [e.offset for e in loaded] == [0]
-        assert resume.offset == 0
-        assert sorted(tmp_path.glob("*.seg")) == [first]  # the second, cut to nothing, too
-        assert not third.exists()
+        assert (loaded, resume) == ([], None)
+        assert "unreadable" in caplog.text
+        local.append(entry(5), "fp-5")  # a fresh copy
+        local.close()
+        local, loaded, resume = await load(tmp_path)
+        assert [e.offset for e in loaded] == [5]
         local.close()
 
-    async def test_expired_segments_are_deleted_and_not_loaded(self, tmp_path):
+    async def test_expired_events_are_deleted_and_not_loaded(self, tmp_path):
         local, _, _ = await load(tmp_path)
         local.append(entry(0, happened=time.time() - 7200), "old")
         local.close()
         local, loaded, resume = await load(tmp_path, max_age=3600)
         assert loaded == []
         assert resume.offset == 0  # still where the broker subscription resumes
-        assert list(tmp_path.glob("*.seg")) == []
+        local.append(entry(1), "new")
+        local.close()
+        local, loaded, resume = await load(tmp_path, max_age=3600)
+        assert [e.offset for e in loaded] == [1]
+        assert resume.offset == 1
+        local.close()
+
+    async def test_reset_forgets_everything(self, tmp_path):
+        local, _, _ = await load(tmp_path)
+        local.append(entry(0), "fp-0")
+        local.flush()
+        local.reset()
+        local.append(entry(9), "fp-9")
+        local.close()
+        local, loaded, resume = await load(tmp_path)
+        assert [e.offset for e in loaded] == [9]
+        assert resume.offset == 9
         local.close()
 
     async def test_only_the_relays_user_can_read_the_copy(self, tmp_path):

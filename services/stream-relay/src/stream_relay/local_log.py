@@ -1,24 +1,27 @@
 """The relay's own copy of the indexed events on local disk, for a fast restart.
 
-Reading the retained event log back from RabbitMQ costs the broker about
-80 µs of CPU per message (RabbitMQ 3.10 converts each stored message to AMQP
-0.9.1 as it delivers it; its stream protocol is no cheaper for a log written
-one message per chunk), so a relay restarting over a day's million events
-needed minutes. With ``RELAY_STATE_DIR`` set, the relay appends every event it
-indexes to segment files there; on start it rebuilds its index from them and
-resumes the broker subscription at the last one, where the consumer's
+Reading the retained event log back from RabbitMQ is slow (RabbitMQ 3.10
+converts each stored message as it delivers it over AMQP 0.9.1), so a relay
+restarting over a day's events needed minutes. With ``RELAY_STATE_DIR`` set,
+the relay keeps every event it indexes in an SQLite database there (the
+standard library's ``sqlite3``, WAL mode: the A/B against hand-written segment
+files is docs/adr/0004); on start it rebuilds its index from it and resumes
+the broker subscription at the last stored message, where the consumer's
 continuity check (the same message at that offset, else everything is
 re-read from ``first``) guards against a log that changed meanwhile.
 
 Guarantees:
-- records are appended in offset order and handed to the OS at every
-  :meth:`LocalLog.flush` (the consumer's 0.1 s tick) and on close; a crash
-  loses at most that tail, which the broker sends again;
-- a torn or corrupt record (length and CRC-32 per record) ends the read:
-  everything before it is used; it, the rest of its segment and every later
-  segment are deleted (the broker sends those events again: never a gap);
-- segments roll at ``segment_bytes``; one whose newest event is older than
-  the log's max age is deleted (at roll and at load);
+- events are stored in offset order; each :meth:`LocalLog.flush` (the
+  consumer's 0.1 s tick) and :meth:`LocalLog.close` commits what was appended
+  since, in one transaction handed to the OS (``synchronous=OFF``: a crash of
+  the relay keeps every committed flush, a crash of the machine may lose the
+  tail; the broker sends a lost tail again);
+- a flush torn by a crash is dropped whole by SQLite's recovery; a database
+  SQLite cannot read is deleted and the relay re-reads the log from the broker:
+  never a gap;
+- an event older than the log's max age is not loaded, and is deleted (at load,
+  and from the oldest end as the relay runs), except the last one stored: it
+  stays where the subscription resumes;
 - one relay per directory (an exclusive ``flock``); a second relay pointed at
   the same directory runs without a local log (logged);
 - the files hold users' notifications: the directory is created ``0700`` and
@@ -32,13 +35,12 @@ import contextlib
 import fcntl
 import logging
 import os
-import struct
+import sqlite3
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 
 from stream_relay.indexed_event import IndexedEvent
 
@@ -46,13 +48,23 @@ __all__ = ["LocalLog", "Resume"]
 
 log = logging.getLogger("stream_relay.local_log")
 
-# A record: the length of what follows the prefix and its CRC-32; then the offset,
-# happened_at and the byte lengths of the user id, eventId and fingerprint; then
-# those three and the body.
-_PREFIX: Final = struct.Struct("<II")
-_FIELDS: Final = struct.Struct("<qdHHH")
-_SUFFIX: Final = ".seg"
+_DATABASE: Final = "index.sqlite3"
+_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS events (stream_offset INTEGER PRIMARY KEY, happened REAL"
+    " NOT NULL, user_id TEXT NOT NULL, event_key TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+    " body BLOB NOT NULL)"
+)
+_INSERT: Final = "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?)"
+_EXPIRE: Final = (  # the oldest rows; never the last one: it is where to resume
+    "DELETE FROM events WHERE stream_offset IN (SELECT stream_offset FROM events"
+    " ORDER BY stream_offset LIMIT ?) AND happened < ?"
+    " AND stream_offset < (SELECT max(stream_offset) FROM events)"
+)
+_EXPIRE_BATCH: Final = 10_000  # oldest rows looked at per expiry pass
+_EXPIRE_EVERY: Final = 10.0  # seconds between two expiry passes
 _YIELD_EVERY: Final = 20_000  # records loaded between two event-loop turns
+
+_Row = tuple[int, float, str, str, str, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,30 +76,22 @@ class Resume:
     events: int
 
 
-@dataclass(slots=True)
-class _Segment:
-    path: Path
-    newest: float  # happened_at of its newest record (0 when empty)
-
-
 class LocalLog:
-    """Segment files of indexed events in one directory (see the module docstring)."""
+    """The indexed events in one SQLite database (see the module docstring)."""
 
     def __init__(
         self,
         directory: Path,
         *,
         max_age_seconds: float,
-        segment_bytes: int = 64 * 2**20,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._directory = directory
+        self._path = directory / _DATABASE
         self._max_age = max_age_seconds
-        self._segment_bytes = segment_bytes
         self._clock = clock
-        self._segments: list[_Segment] = []
-        self._file: BinaryIO | None = None
-        self._written = 0
+        self._db: sqlite3.Connection | None = None
+        self._pending: list[_Row] = []
+        self._expired_at = 0.0
         self._lock: int | None = None
 
     @classmethod
@@ -110,116 +114,101 @@ class LocalLog:
         return local
 
     async def load(self, add: Callable[[IndexedEvent], object]) -> Resume | None:
-        """Hand every stored event to ``add``, oldest first; where to resume, if anywhere.
+        """Hand every stored, unexpired event to ``add``, oldest first; where to resume.
 
-        Expired segments are deleted first; a torn tail is cut off. Yields to the
-        event loop now and then, so a long load does not stall health checks.
+        Yields to the event loop now and then, so a long load does not stall
+        health checks. An unreadable database is deleted (``None``: read from
+        ``first``).
         """
-        self._close_file()
-        paths = sorted(self._directory.glob(f"*{_SUFFIX}"))
-        horizon = self._clock() - self._max_age
-        last: tuple[int, str] | None = None
-        events = 0
-        self._segments = []
-        for number, path in enumerate(paths):
-            data = path.read_bytes()
-            position, newest, torn = 0, 0.0, False
-            while position < len(data):
-                record = _decode(data, position)
-                if record is None:
-                    log.warning(
-                        "%s: torn record at byte %d; it and all after are dropped", path, position
-                    )
-                    with path.open("r+b") as segment:
-                        segment.truncate(position)
-                    for later in paths[number + 1 :]:
-                        later.unlink()
-                    torn = True
-                    break
-                entry, fingerprint, position = record
-                newest = entry.happened_at
-                if entry.happened_at >= horizon:
-                    add(entry)
-                last = (entry.offset, fingerprint)
-                events += 1
-                if events % _YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
-            if newest < horizon:
-                path.unlink()
-            else:
-                self._segments.append(_Segment(path, newest))
-            if torn:
-                break
-        if last is None:
+        try:
+            return await self._load(add)
+        except sqlite3.DatabaseError as exc:
+            log.warning("%s unreadable (%s); deleted: the log is read again", self._path, exc)
+            self._delete()
             return None
-        log.info("loaded %d events from %s (up to offset %d)", events, self._directory, last[0])
-        return Resume(last[0], last[1], events)
 
     def append(self, entry: IndexedEvent, fingerprint: str) -> None:
-        """Add one indexed event (after every earlier one)."""
-        if self._file is None or self._written >= self._segment_bytes:
-            self._roll(entry.offset)
-        assert self._file is not None  # noqa: S101 - _roll opened it
-        user, key, print_ = entry.user_id.encode(), entry.key.encode(), fingerprint.encode()
-        fields = _FIELDS.pack(entry.offset, entry.happened_at, len(user), len(key), len(print_))
-        tail = b"".join((fields, user, key, print_, entry.body))
-        self._file.write(_PREFIX.pack(len(tail), zlib.crc32(tail)))
-        self._file.write(tail)
-        self._written += _PREFIX.size + len(tail)
-        self._segments[-1].newest = entry.happened_at
+        """Add one indexed event (after every earlier one); stored at the next flush."""
+        self._pending.append(
+            (entry.offset, entry.happened_at, entry.user_id, entry.key, fingerprint, entry.body)
+        )
 
     def flush(self) -> None:
-        """Hand what was appended to the OS (it survives a crash of the relay)."""
-        if self._file is not None:
-            self._file.flush()
+        """Commit what was appended (it survives a crash of the relay); expire old events."""
+        if not self._pending:
+            return
+        db = self._connection()
+        with db:  # one transaction
+            db.executemany(_INSERT, self._pending)
+        self._pending = []
+        now = self._clock()
+        if now - self._expired_at >= _EXPIRE_EVERY:
+            self._expired_at = now
+            with db:
+                db.execute(_EXPIRE, (_EXPIRE_BATCH, now - self._max_age))
 
     def reset(self) -> None:
         """Forget everything stored (the log had a gap or a new epoch)."""
-        self._close_file()
-        for path in self._directory.glob(f"*{_SUFFIX}"):
-            path.unlink()
-        self._segments = []
+        self._pending = []
+        self._delete()
 
     def close(self) -> None:
-        """Flush, close the segment, release the directory."""
-        self._close_file()
+        """Commit, close the database, release the directory."""
+        with contextlib.suppress(sqlite3.Error):
+            self.flush()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
         if self._lock is not None:
             os.close(self._lock)
             self._lock = None
 
-    def _roll(self, first_offset: int) -> None:
-        self._close_file()
+    async def _load(self, add: Callable[[IndexedEvent], object]) -> Resume | None:
+        db = self._connection()
+        last = db.execute(
+            "SELECT stream_offset, fingerprint FROM events ORDER BY stream_offset DESC LIMIT 1"
+        ).fetchone()
+        if last is None:
+            return None
         horizon = self._clock() - self._max_age
-        for segment in [s for s in self._segments if s.newest < horizon]:
+        with db:
+            db.execute(
+                "DELETE FROM events WHERE happened < ? AND stream_offset < ?", (horizon, last[0])
+            )
+        rows = db.execute(
+            "SELECT stream_offset, user_id, event_key, happened, body FROM events"
+            " WHERE happened >= ? ORDER BY stream_offset",
+            (horizon,),
+        )
+        events = 0
+        for offset, user_id, key, happened, body in rows:
+            add(IndexedEvent(offset, user_id, key, happened, body))
+            events += 1
+            if events % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        log.info("loaded %d events from %s (up to offset %d)", events, self._path, last[0])
+        return Resume(last[0], last[1], events)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            # Created 0600 first: SQLite gives its -wal and -shm files the same mode.
+            os.close(os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600))
+            db = sqlite3.connect(self._path, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=OFF")
+                db.execute(_SCHEMA)
+            except sqlite3.Error:
+                db.close()
+                raise
+            db.isolation_level = "DEFERRED"  # `with db` is one transaction
+            self._db = db
+        return self._db
+
+    def _delete(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
-                segment.path.unlink()
-            self._segments.remove(segment)
-        path = self._directory / f"{first_offset:020d}{_SUFFIX}"
-        self._file = os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
-        self._written = self._file.tell()
-        self._segments.append(_Segment(path, 0.0))
-
-    def _close_file(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
-def _decode(data: bytes, position: int) -> tuple[IndexedEvent, str, int] | None:
-    """The record at ``position`` and where the next one starts; ``None`` if torn."""
-    start = position + _PREFIX.size
-    if start + _FIELDS.size > len(data):
-        return None
-    length, crc = _PREFIX.unpack_from(data, position)
-    end = start + length
-    if end > len(data) or zlib.crc32(memoryview(data)[start:end]) != crc:
-        return None
-    offset, happened, users, keys, prints = _FIELDS.unpack_from(data, start)
-    cursor = start + _FIELDS.size
-    user = data[cursor : cursor + users].decode()
-    cursor += users
-    key = data[cursor : cursor + keys].decode()
-    cursor += keys
-    fingerprint = data[cursor : cursor + prints].decode()
-    cursor += prints
-    return IndexedEvent(offset, user, key, happened, data[cursor:end]), fingerprint, end
+                self._path.with_name(self._path.name + suffix).unlink()

@@ -99,14 +99,16 @@ class Pipeline:
             return
         started = time.monotonic()
         resume = await self._local.load(self._index.add)
-        if resume is not None:
-            self.continuity.restore(resume.offset, resume.fingerprint)
-            log.info(
-                "index rebuilt from the local log: %d events in %.1fs; resuming at offset %d",
-                resume.events,
-                time.monotonic() - started,
-                resume.offset,
-            )
+        if resume is None:
+            self._index.clear()  # a copy found unreadable part-way: read the log from `first`
+            return
+        self.continuity.restore(resume.offset, resume.fingerprint)
+        log.info(
+            "index rebuilt from the local log: %d events in %.1fs; resuming at offset %d",
+            resume.events,
+            time.monotonic() - started,
+            resume.offset,
+        )
 
     def subscribing(self, end: int | None) -> int | str:
         """The log ends at ``end`` now; where the next subscription starts."""
