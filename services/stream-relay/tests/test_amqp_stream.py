@@ -93,9 +93,10 @@ class TestDeliveries:
             reply_code=406, reply_text="PRECONDITION_FAILED", class_id=60, method_id=20
         )
         sent: list[bytes] = []
-        protocol._transport = type(  # a transport that records writes
+        transport = type(  # a transport that records writes
             "T", (), {"write": sent.append, "is_closing": lambda _: False, "close": lambda _: None}
         )()
+        protocol.connection_made(transport)
         protocol.data_received(frame.marshal(close, 1))
         assert protocol.lost.done()
         with pytest.raises(ConnectionError, match="PRECONDITION_FAILED"):

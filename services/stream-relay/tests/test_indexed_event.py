@@ -50,13 +50,19 @@ class TestLazyEntries:
         entry = log.add(IndexedEvent.from_body(3, encode_event(event)))
         assert entry is not None
         assert (entry.user_id, entry.key) == ("alice", str(event.event_id))
-        assert entry._live is None  # nothing decoded or encoded yet
         assert entry.frame == IndexedEvent.from_event(3, event).frame
         assert entry.live is entry.live  # encoded once: every connection gets the same bytes
         assert entry.live.startswith(entry.frame)
         assert b"event: stats" in entry.live[len(entry.frame) :]
         assert entry.event_id == event.event_id
         assert entry.created_notification == event.notification.id
+
+    def test_a_readable_but_invalid_body_is_found_out_only_when_used(self):
+        broken = created("alice").model_dump(mode="json", by_alias=True)
+        broken["stats"] = {"total": -1}
+        entry = IndexedEvent.from_body(0, orjson.dumps(broken))  # no validation yet
+        with pytest.raises(Unusable, match="invalid_event"):
+            entry.encode()
 
     def test_unreadable_bodies_are_unusable_at_once(self):
         with pytest.raises(Unusable, match="invalid_json"):
