@@ -171,10 +171,11 @@ class LocalLog:
         if last is None:
             return None
         horizon = self._clock() - self._max_age
-        with db:
-            db.execute(
-                "DELETE FROM events WHERE happened < ? AND stream_offset < ?", (horizon, last[0])
-            )
+        while True:  # from the oldest end, a batch at a time: no scan of what stays
+            with db:
+                deleted = db.execute(_EXPIRE, (_EXPIRE_BATCH, horizon)).rowcount
+            if deleted < _EXPIRE_BATCH:
+                break
         rows = db.execute(
             "SELECT stream_offset, user_id, event_key, happened, body FROM events"
             " WHERE happened >= ? ORDER BY stream_offset",
