@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from qahub_contracts.api import StreamConnected
 from stream_relay import server
 from stream_relay.session import SessionConfig
 
@@ -29,6 +30,7 @@ class TestConnect:
         assert connected["userId"] == "alice"
         assert connected["recovered"] is False
         assert set(connected) == {"clientId", "userId", "timestamp", "recovered"}
+        StreamConnected.model_validate_json(first.data)  # docs/schemas/sse.connected.json
 
         created = events.created("alice")
         await publisher.publish(created)
