@@ -17,9 +17,6 @@ import socket
 import sys
 from urllib.parse import urlsplit
 
-import uvicorn
-from fastapi import FastAPI
-
 from qahub_contracts.gc_tuning import tune_gc
 
 __all__ = ["main"]
@@ -95,31 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     asyncio.run(upgrade_database(api_settings.database_url))
     from qahub_notify.single_origin import SingleOrigin  # noqa: PLC0415
+    from stream_relay.server import RelayServer, server_config  # noqa: PLC0415
 
     api, relay = create_api(api_settings), create_relay(relay_settings)
     base = f"http://{args.host}:{args.port}"
     print(_banner(base, os.environ["JWT_SECRET"]), flush=True)
-    config = uvicorn.Config(
-        SingleOrigin(api, relay),
-        host=args.host,
-        port=args.port,
-        access_log=False,  # both apps log each request without its query string
-        log_config=None,
-        timeout_graceful_shutdown=5,
-    )
+    # The relay's server serves both: JSON 400/431 answers, bounded heads, streams that
+    # end with their socket, uvicorn's loggers in the services' format.
+    config = server_config(SingleOrigin(api, relay), host=args.host, port=args.port)
     tune_gc()
-    _DevServer(config, relay).run()
+    # Looked up at shutdown: the relay's lifespan sets state.stop_streams when it starts.
+    stop_streams = lambda: relay.state.stop_streams()  # noqa: E731, PLW0108
+    RelayServer(config, stop_streams=stop_streams).run()
     return 0
-
-
-class _DevServer(uvicorn.Server):
-    """Ends the relay's streams first on shutdown, so browsers reconnect at once."""
-
-    def __init__(self, config: uvicorn.Config, relay: FastAPI) -> None:
-        super().__init__(config)
-        self.relay = relay
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self.relay.state.stop_streams()
-        await super().shutdown(sockets)
-        self._captured_signals.clear()  # a clean stop on SIGTERM exits 0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SingleOrigin", "is_relay_path"]
 
@@ -20,8 +22,9 @@ def is_relay_path(path: str) -> bool:
 class SingleOrigin:
     """Routes each request to the relay or the API and runs both apps' lifespans.
 
-    Each app gets the state its own lifespan produced, so the two never see
-    (or overwrite) each other's connections.
+    Each app's lifespan runs through the ASGI lifespan protocol, and each app
+    gets the state its own lifespan produced, so the two never see (or
+    overwrite) each other's connections.
     """
 
     def __init__(self, api: ASGIApp, relay: ASGIApp) -> None:
@@ -42,11 +45,46 @@ class SingleOrigin:
         async with contextlib.AsyncExitStack() as stack:
             try:
                 for app in (self.api, self.relay):
-                    context = app.router.lifespan_context(app)  # type: ignore[attr-defined]
-                    self._states[id(app)] = dict(await stack.enter_async_context(context) or {})
+                    state: dict[str, Any] = {}
+                    await stack.enter_async_context(_lifespan(app, state))
+                    self._states[id(app)] = state
             except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
             await send({"type": "lifespan.startup.complete"})
             await receive()  # lifespan.shutdown
         await send({"type": "lifespan.shutdown.complete"})
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: ASGIApp, state: dict[str, Any]) -> AsyncIterator[None]:
+    """Run ``app``'s lifespan through the ASGI lifespan protocol (as a server would);
+    what its startup puts in ``state`` is the state of its requests.
+
+    Raises:
+        RuntimeError: its startup failed (with the app's message).
+    """
+    to_app: asyncio.Queue[Message] = asyncio.Queue()
+    from_app: asyncio.Queue[Message] = asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": state}
+    running: asyncio.Future[None] = asyncio.ensure_future(app(scope, to_app.get, from_app.put))
+
+    async def answer(to: str) -> None:
+        await to_app.put({"type": to})
+        got = asyncio.ensure_future(from_app.get())
+        await asyncio.wait((got, running), return_when=asyncio.FIRST_COMPLETED)
+        message = got.result() if got.done() else {"type": "", "message": "lifespan ended"}
+        got.cancel()
+        if message["type"] != f"{to}.complete":
+            raise RuntimeError(message.get("message") or f"{to} failed")
+
+    try:
+        await answer("lifespan.startup")
+        yield
+        await answer("lifespan.shutdown")
+    finally:
+        if not running.done():
+            running.cancel()
+        await asyncio.wait((running,))
+        if not running.cancelled():
+            running.exception()  # retrieved: a failed startup was reported above

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -135,6 +136,24 @@ class TestProcess:
         assert secret_token not in logs
         assert secret_token.split(".")[1] not in logs
         assert "token=" not in logs
+
+    async def test_uvicorns_own_lines_are_in_the_services_format(self, relay_process, tmp_path):
+        """Bug: a malformed request's 400 and uvicorn's log lines were in uvicorn's format."""
+        relay = relay_process()
+        await relay.ready()
+        reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: relay\r\nno colon\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), 10)  # the relay closes after answering
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 400 ")
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "bad_request"
+        relay.process.send_signal(signal.SIGTERM)
+        assert relay.wait() == 0
+        lines = (tmp_path / "relay.log").read_text().splitlines()
+        one_line = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+ \S")
+        assert [line for line in lines if not one_line.match(line)] == []
+        assert any(" uvicorn.error " in line for line in lines)
+        assert any('"- -" 400' in line for line in lines)  # its access line
 
 
 class TestConfigErrors:
