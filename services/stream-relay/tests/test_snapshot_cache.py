@@ -231,3 +231,18 @@ class TestReuse:
             await client.answer()
             await task
         assert len(snapshots) == 3
+
+    async def test_expired_snapshots_are_dropped_as_new_requests_start(self, client, index):
+        snapshots = cache(client, index, reuse=0.05)
+        for i in range(3):
+            task = asyncio.create_task(snapshots.get(f"u{i}", "t"))
+            await settle()
+            await client.answer()
+            await task
+        assert len(snapshots) == 3
+        await asyncio.sleep(0.1)
+        task = asyncio.create_task(snapshots.get("late", "t"))
+        await settle()
+        await client.answer()
+        await task
+        assert len(snapshots) == 1

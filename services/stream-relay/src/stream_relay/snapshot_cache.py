@@ -24,7 +24,7 @@ Guarantees:
 - the index forgetting everything (a gap or a new epoch: its ``generation``
   changes) retires every kept snapshot;
 - bounded: at most ``max_users`` users' snapshots, least recently used
-  dropped first.
+  dropped first, and expired ones are dropped as new requests start.
 
 Limit: an event the relay parks (undecodable) is in the database but never
 indexed, so it does not retire a kept snapshot; nor does a change whose event
@@ -135,9 +135,19 @@ class SnapshotCache:
         request.task.add_done_callback(partial(self._answered, user_id, request))
         self._requests[user_id] = request
         self._requests.move_to_end(user_id)
-        while len(self._requests) > self._max_users:
-            self._requests.popitem(last=False)
+        self._sweep()
         return request
+
+    def _sweep(self) -> None:
+        """Drop the least recently used requests while over the bound or past their time
+        (a storm's users leave nothing behind once their snapshots expire)."""
+        now = time.monotonic()
+        while self._requests:
+            oldest = next(iter(self._requests.values()))
+            expired = oldest.task.done() and now >= oldest.expires
+            if len(self._requests) <= self._max_users and not expired:
+                return
+            self._requests.popitem(last=False)
 
     def _answered(self, user_id: str, request: _Request, task: asyncio.Task[Snapshot]) -> None:
         snapshot = MISSING if task.cancelled() or task.exception() else task.result()
