@@ -9,7 +9,7 @@ import sys
 
 from tests.api.conftest import SECRET
 from tests.cli.conftest import Stack
-from tests.support.commands import skip_without_command_consumer
+from tests.support.commands import wait_for_command_consumer
 from tests.support.servers import ROOT, eventually
 
 from qahub_contracts.auth import PUBLISH_SCOPE, mint_token
@@ -54,7 +54,7 @@ class TestNotifyFromYourService:
         assert await stack.api.stats("42") == {"total": 1, "unread": 1, "read": 0}
 
     async def test_over_the_broker(self, stack: Stack, rabbitmq_url: str):
-        await skip_without_command_consumer(rabbitmq_url)
+        await wait_for_command_consumer(rabbitmq_url)
         command_id, notification_id = (await run(snippets()["broker"], stack, rabbitmq_url)).split()
         assert command_id != notification_id
 

@@ -1,24 +1,27 @@
-"""Whether the API under test consumes commands (DESIGN §9), for tests that need it."""
+"""Waiting for the API under test to consume commands (DESIGN §9)."""
 
 from __future__ import annotations
 
 import aio_pika
-import pytest
 
 from qahub_contracts.topology import COMMAND_QUEUE
-
-NEEDS_CONSUMER = (
-    "needs the API's command consumer (DESIGN §9, issue 11; built by helper api-write-path), "
-    "which does not declare qahub.notifications.commands yet"
-)
+from tests.support.servers import eventually
 
 
-async def skip_without_command_consumer(rabbitmq_url: str) -> None:
-    """Skip the test, naming the missing piece, unless the API declared the command queue."""
+async def consuming(rabbitmq_url: str) -> bool:
+    """The command queue exists and has a consumer (the API connects in the background)."""
     connection = await aio_pika.connect(rabbitmq_url)
     async with connection:
         channel = await connection.channel()
         try:
-            await channel.declare_queue(COMMAND_QUEUE, passive=True)
+            queue = await channel.declare_queue(COMMAND_QUEUE, passive=True)
         except aio_pika.exceptions.ChannelClosed:
-            pytest.skip(NEEDS_CONSUMER)
+            return False
+        return (queue.declaration_result.consumer_count or 0) > 0
+
+
+async def wait_for_command_consumer(rabbitmq_url: str, timeout: float = 15) -> None:
+    """Return once the API consumes commands; fail the test after ``timeout`` seconds."""
+    await eventually(
+        lambda: consuming(rabbitmq_url), timeout=timeout, what="the API to consume commands"
+    )

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
-from tests.support.commands import skip_without_command_consumer
+from tests.support.commands import wait_for_command_consumer
 
 from qahub_contracts.topology import COMMAND_EXCHANGE, CREATE_COMMAND_KEY
 from qahub_notify_client import (
@@ -177,7 +177,7 @@ class TestAgainstTheApi:
 
     @pytest.fixture(autouse=True)
     async def _consumer(self, stack: Stack) -> None:
-        await skip_without_command_consumer(stack.rabbitmq_url)
+        await wait_for_command_consumer(stack.rabbitmq_url)
 
     async def test_send_request_and_the_same_command_id_twice(self, stack: Stack):
         command_id = uuid.uuid4()

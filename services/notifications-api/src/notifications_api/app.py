@@ -8,11 +8,15 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import Connection, text
 
 from notifications_api import health, routes
 from notifications_api.access_log import AccessLog
 from notifications_api.body_limit import BodyLimit
+from notifications_api.command_broker import CommandSubscription
+from notifications_api.commands import Commands
 from notifications_api.database import open_database
+from notifications_api.database_gate import DatabaseGate
 from notifications_api.dependencies import State
 from notifications_api.dispatcher import OutboxDispatcher
 from notifications_api.errors import install_error_handlers
@@ -25,6 +29,11 @@ from qahub_contracts.logs import quiet_broker_drops
 from qahub_contracts.topology import IDEMPOTENCY_KEY_HEADER
 
 __all__ = ["create_app"]
+
+
+def _probe(connection: Connection) -> None:
+    """A transaction on the writer: the database answers (and, on SQLite, takes writes)."""
+    connection.execute(text("SELECT 1"))
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -45,17 +54,27 @@ def create_app(settings: ApiSettings) -> FastAPI:
         task = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
         notifications = Notifications(database, dispatcher.wake)
         notifications.start()
+        verifier = settings.token_verifier()
+        gate = DatabaseGate(lambda: database.writer.run(_probe), metrics.commands_paused.set)
+        commands = CommandSubscription(
+            Commands(notifications, verifier, metrics, gate),
+            settings.broker_endpoints,
+            settings.command_prefetch,
+        )
+        commands.start()
         try:
             yield State(
                 engine=database.engine,
                 sessions=database.sessions,
-                verifier=settings.token_verifier(),
+                verifier=verifier,
                 notifications=notifications,
                 dispatcher=dispatcher,
                 metrics=metrics,
                 rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             )
         finally:
+            await commands.stop()
+            await gate.stop()
             await notifications.stop()
             await dispatcher.stop()
             await task

@@ -17,7 +17,7 @@ def _registry() -> CollectorRegistry:
 
 @dataclass
 class ApiMetrics:
-    """Requests, outbox depth, publish latency and failures."""
+    """Requests, commands, outbox depth, publish latency and failures."""
 
     registry: CollectorRegistry = field(default_factory=_registry)
 
@@ -52,6 +52,15 @@ class ApiMetrics:
             registry=r,
         )
         self.broker_up = Gauge("broker_connected", "1 while connected to RabbitMQ", registry=r)
+        self.commands = Counter(
+            "commands",
+            "Commands handled: created, or dead_lettered with the error code",
+            ["outcome", "code"],
+            registry=r,
+        )
+        self.commands_paused = Gauge(
+            "commands_paused", "1 while command consumption waits for the database", registry=r
+        )
         self.dispatcher_leader = Gauge(
             "outbox_dispatcher_active", "1 while this instance dispatches the outbox", registry=r
         )

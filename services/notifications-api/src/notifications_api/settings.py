@@ -40,6 +40,7 @@ class ApiSettings(DatabaseSettings, SharedSettings):
     outbox_poll_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
     outbox_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
     publish_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    command_prefetch: Annotated[int, Field(ge=1, le=1000)] = 64
 
     @field_validator("cors_origins", mode="before")
     @classmethod
