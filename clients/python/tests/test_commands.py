@@ -190,9 +190,37 @@ class TestAgainstTheApi:
             replied = await sender.request("42", "t", "requested")
             first = await sender.request("42", "t", "sent", command_id=command_id)
             listed = [n async for n in user.list()]
-        assert [n.data for n in listed] == ["requested", "sent"]
-        assert first.id == listed[1].id
-        assert replied.id == listed[0].id
+        by_data = {n.data: n.id for n in listed}  # the two may commit in either order
+        assert len(listed) == 2
+        assert by_data == {"sent": first.id, "requested": replied.id}
+
+    async def test_a_command_id_is_the_idempotency_key_of_rest_too(self, stack: Stack):
+        command_id, token = uuid.uuid4(), stack.service_token()
+        async with (
+            AsyncCommandSender(stack.rabbitmq_url, token) as sender,
+            AsyncNotificationsClient(stack.api_url, token) as service,
+        ):
+            commanded = await sender.request("42", "t", "once", command_id=command_id)
+            posted = await service.send("42", "t", "once", idempotency_key=str(command_id))
+        assert posted.id == commanded.id
+
+    async def test_a_commanded_notification_reaches_the_users_stream(self, stack: Stack):
+        async with (
+            AsyncCommandSender(stack.rabbitmq_url, stack.service_token()) as sender,
+            AsyncNotificationsClient(
+                stack.api_url, stack.token("42"), stream_url=stack.relay_url
+            ) as user,
+            user.events() as events,
+        ):
+            async with asyncio.timeout(20):
+                async for event in events:
+                    if event.event == "recent":
+                        command_id = await sender.send("42", "invoice.paid", {"invoice": 9})
+                    if event.event == "notification":
+                        break
+        assert event.data["data"] == {"invoice": 9}
+        assert event.data["type"] == "invoice.paid"
+        assert command_id
 
     async def test_a_user_token_may_not_command_for_someone_else(self, stack: Stack):
         async with AsyncCommandSender(stack.rabbitmq_url, stack.token("alice")) as sender:
