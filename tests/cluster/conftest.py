@@ -1,26 +1,19 @@
 """The cluster scenarios' fixtures: one private 3-node RabbitMQ cluster per test session.
 
-Every test here is marked ``cluster``; ``make test`` runs them in the serial
-pass (with ``broker_restart``), so one cluster serves them all, in one process.
+Every test module here sets ``pytestmark = pytest.mark.cluster``; ``make test``
+runs them in the serial pass (with ``broker_restart``), so one cluster serves them
+all, in one process.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from tests.reliability.conftest import report
 from tests.support.cluster import RabbitCluster, rabbitmq_available
 from tests.support.pki import Pki, make_pki
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.path).parents:
-            item.add_marker(pytest.mark.cluster)
 
 
 @pytest.fixture(scope="session")

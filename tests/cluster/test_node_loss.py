@@ -33,6 +33,8 @@ _SUBSCRIBED = re.compile(
     r"subscribed to \S+ on amqp://guest@127\.0\.0\.1:(\d+)/\S* at offset (\S+)"
 )
 
+pytestmark = pytest.mark.cluster
+
 
 @dataclass
 class ClusterStack:

@@ -23,6 +23,8 @@ from tests.support.subscriber import Subscriber
 from notifications_api.app import create_app as create_api
 from qahub_contracts.amqp_endpoints import BrokerEndpoints, TlsFiles
 
+pytestmark = pytest.mark.cluster
+
 
 class TestBrokerTls:
     """The TLS listener wants the test CA's client certificate, and nothing else gets in."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from tests.support.cluster import RabbitCluster
 
 from qahub_contracts.amqp_endpoints import BrokerEndpoints
 from qahub_contracts.broker import declare_topology
 from qahub_contracts.topology import EVENT_LOG_QUEUE
+
+pytestmark = pytest.mark.cluster
 
 
 class TestReplicatedLog:
