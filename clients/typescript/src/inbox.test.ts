@@ -146,7 +146,8 @@ describe("actions", () => {
     for (const frame of fresh.slice(0, 3)) FakeEventSource.all[0]!.send(frame);
     await settle();
     const id = inbox.getState().notifications[0]!.id;
-    const done = inbox.markRead(id, true);
+    const { markRead } = inbox; // methods work unbound too (onClick={markRead})
+    const done = markRead(id, true);
     expect(inbox.getState().stats.unread).toBe(1); // at once
     expect(await done).toBe(false);
     expect(inbox.getState().stats.unread).toBe(2);

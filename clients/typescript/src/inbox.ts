@@ -61,151 +61,188 @@ function absolute(url: string): string {
   return here === undefined ? url : new URL(url || "/", here).href.replace(/\/$/, "");
 }
 
+/** The inbox of `options`' user: starts connecting (or joins its browser's tabs) at once. */
 export function createInbox(options: InboxOptions): Inbox {
-  const apiUrl = options.apiUrl ?? "";
-  const streamUrl = options.streamUrl ?? apiUrl;
-  const tokens = new TokenKeeper(options.getToken);
-  const rest = new Rest(apiUrl, tokens, options.fetch);
-  const tab = Math.random().toString(36).slice(2);
-  const listeners = new Set<(state: InboxState) => void>();
-  let state = initialState;
-  let group: Group<Message> | null = null;
-  let stream: LiveStream | null = null;
-  let closed = false;
+  const inbox = new TabInbox(options);
+  void inbox.start();
+  return inbox;
+}
 
-  const dispatch = (action: Action): void => {
-    const next = reduce(state, action);
-    if (next === state) return;
-    state = next;
-    for (const listener of [...listeners]) listener(state);
-  };
-  const share = (message: Message): void => group?.post(message);
+class TabInbox implements Inbox {
+  private readonly streamUrl: string;
+  private readonly tokens: TokenKeeper;
+  private readonly rest: Rest;
+  private readonly tab = Math.random().toString(36).slice(2);
+  private readonly listeners = new Set<(state: InboxState) => void>();
+  private state = initialState;
+  private group: Group<Message> | null = null;
+  private stream: LiveStream | null = null;
+  private closed = false;
 
-  const refetch = async (): Promise<void> => {
-    let action: Action;
-    try {
-      const page = await rest.page();
-      action = { type: "page", items: page.items, nextCursor: page.nextCursor, replace: true };
-    } catch (error) {
-      action = { type: "page-failed", error: asError(error) };
-    }
-    if (closed) return;
-    dispatch(action);
-    share({ kind: "page", action });
-  };
+  constructor(private readonly options: InboxOptions) {
+    const apiUrl = options.apiUrl ?? "";
+    this.streamUrl = options.streamUrl ?? apiUrl;
+    this.tokens = new TokenKeeper(options.getToken);
+    this.rest = new Rest(apiUrl, this.tokens, options.fetch);
+  }
 
-  const lead = (): (() => void) => {
-    if (state.status === "live") dispatch({ type: "status", status: "reconnecting" });
-    stream = new LiveStream({
-      baseUrl: streamUrl,
-      tokens,
-      lastEventId: () => state.lastEventId,
-      ...(options.EventSource ? { EventSource: options.EventSource } : {}),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      handlers: {
-        frame(frame) {
-          dispatch({ type: "frame", frame });
-          share({ kind: "frame", frame });
-          if (frame.event === "connected" && !frame.data.recovered) void refetch();
-        },
-        status(status, error) {
-          dispatch({ type: "status", status, error });
-          share({ kind: "status", status, error });
-        },
-      },
-    });
-    void stream.open();
+  subscribe = (listener: (state: InboxState) => void): (() => void) => {
+    this.listeners.add(listener);
+    listener(this.state);
     return () => {
-      stream?.close();
-      stream = null;
+      this.listeners.delete(listener);
     };
   };
 
-  const receive = (message: Message): void => {
-    switch (message.kind) {
-      case "frame":
-        return dispatch({ type: "frame", frame: message.frame });
-      case "status":
-        return dispatch({ type: "status", status: message.status, error: message.error });
-      case "page":
-        return dispatch(message.action);
-      case "hello":
-        if (group?.leading) share({ kind: "state", to: message.from, state });
-        return;
-      case "state":
-        if (message.to === tab && !group?.leading) dispatch({ type: "adopt", state: message.state });
-        return;
-      case "reconnect":
-        if (group?.leading) void stream?.open(true);
-    }
+  getState = (): InboxState => this.state;
+
+  markRead = (id: string, read = true): Promise<boolean> => {
+    const change = { kind: "read", id, read, at: new Date().toISOString() } as const;
+    return this.act(change, () => this.rest.markRead(id, read));
   };
 
-  const start = async (): Promise<void> => {
-    let token: string;
-    try {
-      token = await tokens.current();
-    } catch (error) {
-      dispatch({ type: "status", status: "signed-out", error: asError(error) });
-      return;
-    }
-    if (closed || group !== null) return;
-    const name = `qahub-notifications ${absolute(streamUrl)} ${claimsOf(token).sub ?? ""}`;
-    group = join<Message>({
-      name,
-      lead,
-      receive,
-      ...("locks" in options ? { locks: options.locks } : {}),
-      ...("channel" in options ? { channel: options.channel } : {}),
-    });
-    if (!group.leading) share({ kind: "hello", from: tab });
+  remove = (id: string): Promise<boolean> => {
+    return this.act({ kind: "remove", id }, () => this.rest.remove(id));
   };
 
-  const act = async (change: LocalChange, call: () => Promise<unknown>): Promise<boolean> => {
-    const undo = undoFor(state, change);
-    dispatch({ type: "local", change });
+  markAllRead = (): Promise<boolean> => {
+    const change = { kind: "read-all", at: new Date().toISOString() } as const;
+    return this.act(change, () => this.rest.markAllRead());
+  };
+
+  loadMore = async (): Promise<boolean> => {
+    if (this.state.nextCursor === null) return false;
     try {
-      await call();
+      const page = await this.rest.page(this.state.nextCursor);
+      this.dispatch({ type: "page", items: page.items, nextCursor: page.nextCursor, replace: false });
       return true;
     } catch (error) {
-      dispatch({ type: "rollback", undo, error: asError(error) });
+      this.dispatch({ type: "error", error: asError(error) });
       return false;
     }
   };
 
-  void start();
-  return {
-    subscribe(listener) {
-      listeners.add(listener);
-      listener(state);
-      return () => listeners.delete(listener);
-    },
-    getState: () => state,
-    markRead: (id, read = true) =>
-      act({ kind: "read", id, read, at: new Date().toISOString() }, () => rest.markRead(id, read)),
-    remove: (id) => act({ kind: "remove", id }, () => rest.remove(id)),
-    markAllRead: () => act({ kind: "read-all", at: new Date().toISOString() }, () => rest.markAllRead()),
-    async loadMore() {
-      if (state.nextCursor === null) return false;
-      try {
-        const page = await rest.page(state.nextCursor);
-        dispatch({ type: "page", items: page.items, nextCursor: page.nextCursor, replace: false });
-        return true;
-      } catch (error) {
-        dispatch({ type: "error", error: asError(error) });
-        return false;
-      }
-    },
-    reconnect() {
-      if (group === null) void start();
-      else if (group.leading) void stream?.open(true);
-      else share({ kind: "reconnect" });
-    },
-    close() {
-      closed = true;
-      group?.close();
-      listeners.clear();
-    },
+  reconnect = (): void => {
+    if (this.group === null) void this.start();
+    else if (this.group.leading) void this.stream?.open(true);
+    else this.share({ kind: "reconnect" });
   };
+
+  close = (): void => {
+    this.closed = true;
+    this.group?.close();
+    this.listeners.clear();
+  };
+
+  /** Joins the tabs of this origin and user (named after the token's `sub`). */
+  async start(): Promise<void> {
+    let token: string;
+    try {
+      token = await this.tokens.current();
+    } catch (error) {
+      this.dispatch({ type: "status", status: "signed-out", error: asError(error) });
+      return;
+    }
+    if (this.closed || this.group !== null) return;
+    const name = `qahub-notifications ${absolute(this.streamUrl)} ${claimsOf(token).sub ?? ""}`;
+    const { locks, channel } = this.options;
+    this.group = join<Message>({
+      name,
+      lead: () => this.lead(),
+      receive: (message) => this.receive(message),
+      ...("locks" in this.options ? { locks } : {}),
+      ...("channel" in this.options ? { channel } : {}),
+    });
+    if (!this.group.leading) this.share({ kind: "hello", from: this.tab });
+  }
+
+  private dispatch(action: Action): void {
+    const next = reduce(this.state, action);
+    if (next === this.state) return;
+    this.state = next;
+    for (const listener of [...this.listeners]) listener(next);
+  }
+
+  private share(message: Message): void {
+    this.group?.post(message);
+  }
+
+  /** This tab now holds the browser's stream: every frame and status goes to the others too. */
+  private lead(): () => void {
+    if (this.state.status === "live") this.dispatch({ type: "status", status: "reconnecting" });
+    const { EventSource, fetch } = this.options;
+    const stream = new LiveStream({
+      baseUrl: this.streamUrl,
+      tokens: this.tokens,
+      lastEventId: () => this.state.lastEventId,
+      ...(EventSource ? { EventSource } : {}),
+      ...(fetch ? { fetch } : {}),
+      handlers: {
+        frame: (frame) => {
+          this.dispatch({ type: "frame", frame });
+          this.share({ kind: "frame", frame });
+          if (frame.event === "connected" && !frame.data.recovered) void this.refetch();
+        },
+        status: (status, error) => {
+          this.dispatch({ type: "status", status, error });
+          this.share({ kind: "status", status, error });
+        },
+      },
+    });
+    this.stream = stream;
+    void stream.open();
+    return () => {
+      stream.close();
+      this.stream = null;
+    };
+  }
+
+  /** After `recovered: false` the list may be stale: the first page again, for every tab. */
+  private async refetch(): Promise<void> {
+    let action: Action;
+    try {
+      const page = await this.rest.page();
+      action = { type: "page", items: page.items, nextCursor: page.nextCursor, replace: true };
+    } catch (error) {
+      action = { type: "page-failed", error: asError(error) };
+    }
+    if (this.closed) return;
+    this.dispatch(action);
+    this.share({ kind: "page", action });
+  }
+
+  private receive(message: Message): void {
+    const leading = this.group?.leading ?? false;
+    switch (message.kind) {
+      case "frame":
+        return this.dispatch({ type: "frame", frame: message.frame });
+      case "status":
+        return this.dispatch({ type: "status", status: message.status, error: message.error });
+      case "page":
+        return this.dispatch(message.action);
+      case "hello":
+        if (leading) this.share({ kind: "state", to: message.from, state: this.state });
+        return;
+      case "state":
+        if (message.to === this.tab && !leading) this.dispatch({ type: "adopt", state: message.state });
+        return;
+      case "reconnect":
+        if (leading) void this.stream?.open(true);
+    }
+  }
+
+  /** Applies `change` now; undoes it if the API refuses. */
+  private async act(change: LocalChange, call: () => Promise<unknown>): Promise<boolean> {
+    const undo = undoFor(this.state, change);
+    this.dispatch({ type: "local", change });
+    try {
+      await call();
+      return true;
+    } catch (error) {
+      this.dispatch({ type: "rollback", undo, error: asError(error) });
+      return false;
+    }
+  }
 }
 
 function asError(error: unknown): InboxError {

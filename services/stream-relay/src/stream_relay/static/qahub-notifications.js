@@ -505,143 +505,171 @@ function absolute(url) {
   return here === void 0 ? url : new URL(url || "/", here).href.replace(/\/$/, "");
 }
 function createInbox(options) {
-  const apiUrl = options.apiUrl ?? "";
-  const streamUrl = options.streamUrl ?? apiUrl;
-  const tokens = new TokenKeeper(options.getToken);
-  const rest = new Rest(apiUrl, tokens, options.fetch);
-  const tab = Math.random().toString(36).slice(2);
-  const listeners = /* @__PURE__ */ new Set();
-  let state = initialState;
-  let group = null;
-  let stream = null;
-  let closed = false;
-  const dispatch = (action) => {
-    const next = reduce(state, action);
-    if (next === state) return;
-    state = next;
-    for (const listener of [...listeners]) listener(state);
-  };
-  const share = (message) => group?.post(message);
-  const refetch = async () => {
+  const inbox = new TabInbox(options);
+  void inbox.start();
+  return inbox;
+}
+var TabInbox = class {
+  constructor(options) {
+    __publicField(this, "options", options);
+    __publicField(this, "streamUrl");
+    __publicField(this, "tokens");
+    __publicField(this, "rest");
+    __publicField(this, "tab", Math.random().toString(36).slice(2));
+    __publicField(this, "listeners", /* @__PURE__ */ new Set());
+    __publicField(this, "state", initialState);
+    __publicField(this, "group", null);
+    __publicField(this, "stream", null);
+    __publicField(this, "closed", false);
+    __publicField(this, "subscribe", (listener) => {
+      this.listeners.add(listener);
+      listener(this.state);
+      return () => {
+        this.listeners.delete(listener);
+      };
+    });
+    __publicField(this, "getState", () => this.state);
+    __publicField(this, "markRead", (id, read = true) => {
+      const change = { kind: "read", id, read, at: (/* @__PURE__ */ new Date()).toISOString() };
+      return this.act(change, () => this.rest.markRead(id, read));
+    });
+    __publicField(this, "remove", (id) => {
+      return this.act({ kind: "remove", id }, () => this.rest.remove(id));
+    });
+    __publicField(this, "markAllRead", () => {
+      const change = { kind: "read-all", at: (/* @__PURE__ */ new Date()).toISOString() };
+      return this.act(change, () => this.rest.markAllRead());
+    });
+    __publicField(this, "loadMore", async () => {
+      if (this.state.nextCursor === null) return false;
+      try {
+        const page = await this.rest.page(this.state.nextCursor);
+        this.dispatch({ type: "page", items: page.items, nextCursor: page.nextCursor, replace: false });
+        return true;
+      } catch (error) {
+        this.dispatch({ type: "error", error: asError(error) });
+        return false;
+      }
+    });
+    __publicField(this, "reconnect", () => {
+      if (this.group === null) void this.start();
+      else if (this.group.leading) void this.stream?.open(true);
+      else this.share({ kind: "reconnect" });
+    });
+    __publicField(this, "close", () => {
+      this.closed = true;
+      this.group?.close();
+      this.listeners.clear();
+    });
+    const apiUrl = options.apiUrl ?? "";
+    this.streamUrl = options.streamUrl ?? apiUrl;
+    this.tokens = new TokenKeeper(options.getToken);
+    this.rest = new Rest(apiUrl, this.tokens, options.fetch);
+  }
+  /** Joins the tabs of this origin and user (named after the token's `sub`). */
+  async start() {
+    let token;
+    try {
+      token = await this.tokens.current();
+    } catch (error) {
+      this.dispatch({ type: "status", status: "signed-out", error: asError(error) });
+      return;
+    }
+    if (this.closed || this.group !== null) return;
+    const name = `qahub-notifications ${absolute(this.streamUrl)} ${claimsOf(token).sub ?? ""}`;
+    const { locks, channel } = this.options;
+    this.group = join({
+      name,
+      lead: () => this.lead(),
+      receive: (message) => this.receive(message),
+      ..."locks" in this.options ? { locks } : {},
+      ..."channel" in this.options ? { channel } : {}
+    });
+    if (!this.group.leading) this.share({ kind: "hello", from: this.tab });
+  }
+  dispatch(action) {
+    const next = reduce(this.state, action);
+    if (next === this.state) return;
+    this.state = next;
+    for (const listener of [...this.listeners]) listener(next);
+  }
+  share(message) {
+    this.group?.post(message);
+  }
+  /** This tab now holds the browser's stream: every frame and status goes to the others too. */
+  lead() {
+    if (this.state.status === "live") this.dispatch({ type: "status", status: "reconnecting" });
+    const { EventSource, fetch } = this.options;
+    const stream = new LiveStream({
+      baseUrl: this.streamUrl,
+      tokens: this.tokens,
+      lastEventId: () => this.state.lastEventId,
+      ...EventSource ? { EventSource } : {},
+      ...fetch ? { fetch } : {},
+      handlers: {
+        frame: (frame) => {
+          this.dispatch({ type: "frame", frame });
+          this.share({ kind: "frame", frame });
+          if (frame.event === "connected" && !frame.data.recovered) void this.refetch();
+        },
+        status: (status, error) => {
+          this.dispatch({ type: "status", status, error });
+          this.share({ kind: "status", status, error });
+        }
+      }
+    });
+    this.stream = stream;
+    void stream.open();
+    return () => {
+      stream.close();
+      this.stream = null;
+    };
+  }
+  /** After `recovered: false` the list may be stale: the first page again, for every tab. */
+  async refetch() {
     let action;
     try {
-      const page = await rest.page();
+      const page = await this.rest.page();
       action = { type: "page", items: page.items, nextCursor: page.nextCursor, replace: true };
     } catch (error) {
       action = { type: "page-failed", error: asError(error) };
     }
-    if (closed) return;
-    dispatch(action);
-    share({ kind: "page", action });
-  };
-  const lead = () => {
-    if (state.status === "live") dispatch({ type: "status", status: "reconnecting" });
-    stream = new LiveStream({
-      baseUrl: streamUrl,
-      tokens,
-      lastEventId: () => state.lastEventId,
-      ...options.EventSource ? { EventSource: options.EventSource } : {},
-      ...options.fetch ? { fetch: options.fetch } : {},
-      handlers: {
-        frame(frame) {
-          dispatch({ type: "frame", frame });
-          share({ kind: "frame", frame });
-          if (frame.event === "connected" && !frame.data.recovered) void refetch();
-        },
-        status(status, error) {
-          dispatch({ type: "status", status, error });
-          share({ kind: "status", status, error });
-        }
-      }
-    });
-    void stream.open();
-    return () => {
-      stream?.close();
-      stream = null;
-    };
-  };
-  const receive = (message) => {
+    if (this.closed) return;
+    this.dispatch(action);
+    this.share({ kind: "page", action });
+  }
+  receive(message) {
+    const leading = this.group?.leading ?? false;
     switch (message.kind) {
       case "frame":
-        return dispatch({ type: "frame", frame: message.frame });
+        return this.dispatch({ type: "frame", frame: message.frame });
       case "status":
-        return dispatch({ type: "status", status: message.status, error: message.error });
+        return this.dispatch({ type: "status", status: message.status, error: message.error });
       case "page":
-        return dispatch(message.action);
+        return this.dispatch(message.action);
       case "hello":
-        if (group?.leading) share({ kind: "state", to: message.from, state });
+        if (leading) this.share({ kind: "state", to: message.from, state: this.state });
         return;
       case "state":
-        if (message.to === tab && !group?.leading) dispatch({ type: "adopt", state: message.state });
+        if (message.to === this.tab && !leading) this.dispatch({ type: "adopt", state: message.state });
         return;
       case "reconnect":
-        if (group?.leading) void stream?.open(true);
+        if (leading) void this.stream?.open(true);
     }
-  };
-  const start = async () => {
-    let token;
-    try {
-      token = await tokens.current();
-    } catch (error) {
-      dispatch({ type: "status", status: "signed-out", error: asError(error) });
-      return;
-    }
-    if (closed || group !== null) return;
-    const name = `qahub-notifications ${absolute(streamUrl)} ${claimsOf(token).sub ?? ""}`;
-    group = join({
-      name,
-      lead,
-      receive,
-      ..."locks" in options ? { locks: options.locks } : {},
-      ..."channel" in options ? { channel: options.channel } : {}
-    });
-    if (!group.leading) share({ kind: "hello", from: tab });
-  };
-  const act = async (change, call) => {
-    const undo = undoFor(state, change);
-    dispatch({ type: "local", change });
+  }
+  /** Applies `change` now; undoes it if the API refuses. */
+  async act(change, call) {
+    const undo = undoFor(this.state, change);
+    this.dispatch({ type: "local", change });
     try {
       await call();
       return true;
     } catch (error) {
-      dispatch({ type: "rollback", undo, error: asError(error) });
+      this.dispatch({ type: "rollback", undo, error: asError(error) });
       return false;
     }
-  };
-  void start();
-  return {
-    subscribe(listener) {
-      listeners.add(listener);
-      listener(state);
-      return () => listeners.delete(listener);
-    },
-    getState: () => state,
-    markRead: (id, read = true) => act({ kind: "read", id, read, at: (/* @__PURE__ */ new Date()).toISOString() }, () => rest.markRead(id, read)),
-    remove: (id) => act({ kind: "remove", id }, () => rest.remove(id)),
-    markAllRead: () => act({ kind: "read-all", at: (/* @__PURE__ */ new Date()).toISOString() }, () => rest.markAllRead()),
-    async loadMore() {
-      if (state.nextCursor === null) return false;
-      try {
-        const page = await rest.page(state.nextCursor);
-        dispatch({ type: "page", items: page.items, nextCursor: page.nextCursor, replace: false });
-        return true;
-      } catch (error) {
-        dispatch({ type: "error", error: asError(error) });
-        return false;
-      }
-    },
-    reconnect() {
-      if (group === null) void start();
-      else if (group.leading) void stream?.open(true);
-      else share({ kind: "reconnect" });
-    },
-    close() {
-      closed = true;
-      group?.close();
-      listeners.clear();
-    }
-  };
-}
+  }
+};
 function asError(error) {
   if (error instanceof RestError) {
     return { code: error.code, message: error.message, ...error.status ? { status: error.status } : {} };
