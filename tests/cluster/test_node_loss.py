@@ -112,7 +112,7 @@ async def _under_load(cs: ClusterStack, victim: Node, report, name: str) -> list
         for s in subscribers:
             await s.stop()
     counts = stack.check(subscribers)
-    assert counts.sent > 300, counts
+    assert counts.sent > 150, counts  # 600 at full speed; a loaded machine writes fewer
     assert (counts.lost, counts.duplicated, counts.unexpected, counts.reordered) == (0, 0, 0, 0)
     for relay in stack.relays:
         assert "discontinuity" not in relay.log()
