@@ -66,21 +66,22 @@ async def stream(scope: Scope, receive: Receive, send: Send) -> int:
         await response(scope, receive, send)
         return 405
     relay: Relay = scope["state"]["relay"]
-    request = HTTPConnection(scope)
     try:
-        caller = await _admit(relay, request)
+        caller, last_id = await _admit(relay, HTTPConnection(scope))
     except RelayError as exc:
         await relay_error_response(exc)(scope, receive, send)
         return exc.status
     except Exception as exc:  # noqa: BLE001 - a bug answers 500 JSON, as on every route
         await unexpected_error_response(exc)(scope, receive, send)
         return 500
-    await _serve(relay, request, caller, SseResponse(scope, receive, send))
+    await _serve(relay, caller, last_id, SseResponse(scope, receive, send))
     return 200
 
 
-async def _admit(relay: Relay, request: HTTPConnection) -> Caller:
-    """The caller, if this relay would open a stream for it now.
+async def _admit(relay: Relay, request: HTTPConnection) -> tuple[Caller, str | None]:
+    """The caller and its ``Last-Event-ID``, if this relay would open a stream for it now.
+
+    The request itself is not kept: an open stream holds nothing of it.
 
     Raises:
         NotAuthenticated: no usable token (401).
@@ -93,12 +94,13 @@ async def _admit(relay: Relay, request: HTTPConnection) -> Caller:
     limit = relay.settings.max_streams_per_user
     if relay.registry.count(caller.principal.user_id) >= limit:
         raise TooManyStreamsError(f"at most {limit} streams per user")
-    return caller
+    last_id = sse.last_event_id(
+        request.headers.get("last-event-id"), request.query_params.get("lastEventId")
+    )
+    return caller, last_id
 
 
-async def _serve(
-    relay: Relay, request: HTTPConnection, caller: Caller, response: SseResponse
-) -> None:
+async def _serve(relay: Relay, caller: Caller, last_id: str | None, response: SseResponse) -> None:
     """Start the response, wait if the index cannot answer yet, then run the session."""
     session: StreamSession | None = None
 
@@ -108,9 +110,6 @@ async def _serve(
 
     await response.start(client_gone)
     try:
-        last_id = sse.last_event_id(
-            request.headers.get("last-event-id"), request.query_params.get("lastEventId")
-        )
         wanted = parse_sse_id(last_id) if last_id else None
         if _must_wait(relay.consumer, wanted):
             retry = relay.session_config.stream_retry_ms()
