@@ -113,6 +113,21 @@ class TestEvents:
             with pytest.raises(Unauthorized):
                 await collect(alice.events(), lambda _: False, timeout=10)
 
+    async def test_a_401_asks_the_token_callable_again(self, stack: Stack):
+        tokens = [stack.token("alice", ttl_seconds=-10), stack.token("alice")]
+        asked: list[str] = []
+
+        def token() -> str:
+            asked.append(tokens[min(len(asked), 1)])
+            return asked[-1]
+
+        async with AsyncNotificationsClient(
+            stack.api_url, token, stream_url=stack.relay_url
+        ) as alice:
+            seen = await collect(alice.events(), lambda s: s[-1].event == "connected")
+        assert seen[0].data["userId"] == "alice"
+        assert asked == tokens
+
     async def test_the_blocking_twin_reads_the_same_stream(self, stack: Stack, service):
         client = NotificationsClient(
             stack.api_url, stack.token("alice"), stream_url=stack.relay_url
