@@ -29,11 +29,11 @@ class TestIsolation:
             await api.http.post(f"{URL}/delete", json={"ids": [mine["id"]]}, headers=bob)
         ).json() == {"deleted": 0}
         assert (await api.http.get(URL, headers=bob)).json() == {"items": [], "nextCursor": None}
-        assert await api.stats("bob") == {"total": 0, "unread": 0, "read": 0}
+        assert await api.stats("bob") == {"total": 0, "unread": 0, "read": 0, "unseen": 0}
         assert (await api.http.get(f"{URL}/snapshot", headers=bob)).json()["recent"] == []
         # ... and alice's notification is exactly as it was.
         assert (await api.http.get(path, headers=api.auth("alice"))).json() == mine
-        assert await api.stats("alice") == {"total": 1, "unread": 1, "read": 0}
+        assert await api.stats("alice") == {"total": 1, "unread": 1, "read": 0, "unseen": 1}
 
     async def test_a_cursor_from_another_user_shows_nothing_of_theirs(self, api: Api):
         for i in range(3):

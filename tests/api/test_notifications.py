@@ -35,6 +35,8 @@ class TestCreate:
             "data",
             "readAt",
             "createdAt",
+            "seenAt",
+            "archivedAt",
         }
         assert uuid.UUID(created["id"])
         assert created["notifiableType"] == "user"
@@ -244,12 +246,12 @@ class TestOne:
         path, me = f"{URL}/{created['id']}", api.auth("42")
         read = (await api.http.patch(path, json={"read": True}, headers=me)).json()
         assert read["readAt"] is not None
-        assert await api.stats("42") == {"total": 1, "unread": 0, "read": 1}
+        assert await api.stats("42") == {"total": 1, "unread": 0, "read": 1, "unseen": 0}
         again = (await api.http.patch(path, json={"read": True}, headers=me)).json()
         assert again["readAt"] == read["readAt"]
         unread = (await api.http.patch(path, json={"read": False}, headers=me)).json()
         assert unread["readAt"] is None
-        assert await api.stats("42") == {"total": 1, "unread": 1, "read": 0}
+        assert await api.stats("42") == {"total": 1, "unread": 1, "read": 0, "unseen": 1}
 
     @pytest.mark.parametrize("body", [{}, {"read": "maybe"}, {"read": True, "x": 1}])
     async def test_patch_with_a_bad_body_gets_422(self, api: Api, body):
@@ -264,7 +266,7 @@ class TestOne:
         assert response.status_code == 204
         assert response.content == b""
         assert_error(await api.http.delete(path, headers=api.auth("42")), 404)
-        assert await api.stats("42") == {"total": 0, "unread": 0, "read": 0}
+        assert await api.stats("42") == {"total": 0, "unread": 0, "read": 0, "unseen": 0}
 
 
 class TestBulk:
@@ -276,7 +278,7 @@ class TestBulk:
         other = await api.create("43")
         response = await api.http.post(f"{URL}/read", headers=api.auth("42"))
         assert response.json() == {"updated": 3}
-        assert await api.stats("42") == {"total": 3, "unread": 0, "read": 3}
+        assert await api.stats("42") == {"total": 3, "unread": 0, "read": 3, "unseen": 0}
         assert (await api.http.post(f"{URL}/read", json={}, headers=api.auth("42"))).json() == {
             "updated": 0
         }
@@ -302,7 +304,7 @@ class TestBulk:
         ids = [a["id"], b["id"], stranger["id"], str(uuid.uuid4())]
         response = await api.http.post(f"{URL}/delete", json={"ids": ids}, headers=api.auth("42"))
         assert response.json() == {"deleted": 2}
-        assert await api.stats("42") == {"total": 0, "unread": 0, "read": 0}
+        assert await api.stats("42") == {"total": 0, "unread": 0, "read": 0, "unseen": 0}
         assert (await api.stats("43"))["total"] == 1
 
     @pytest.mark.parametrize(
@@ -318,7 +320,7 @@ class TestStats:
     async def test_200_concurrent_creates_count_exactly(self, api: Api):
         results = await asyncio.gather(*(api.create("42", f"n{i}") for i in range(200)))
         assert len({r["id"] for r in results}) == 200
-        assert await api.stats("42") == {"total": 200, "unread": 200, "read": 0}
+        assert await api.stats("42") == {"total": 200, "unread": 200, "read": 0, "unseen": 200}
 
     async def test_concurrent_mixed_writes_keep_counters_exact(self, api: Api):
         created = [await api.create("42", f"n{i}") for i in range(40)]
@@ -340,10 +342,11 @@ class TestStats:
             "total": len(items),
             "unread": unread,
             "read": len(items) - unread,
+            "unseen": unread,
         }
 
     async def test_a_new_user_has_zero_stats(self, api: Api):
-        assert await api.stats("nobody") == {"total": 0, "unread": 0, "read": 0}
+        assert await api.stats("nobody") == {"total": 0, "unread": 0, "read": 0, "unseen": 0}
 
 
 class TestSnapshot:
@@ -355,13 +358,13 @@ class TestSnapshot:
         await api.http.patch(f"{URL}/{created[-1]['id']}", json={"read": True}, headers=me)
         await api.create("someone-else", "not mine")
         body = (await api.http.get(f"{URL}/snapshot", headers=me)).json()
-        assert body["stats"] == {"total": 12, "unread": 11, "read": 1}
+        assert body["stats"] == {"total": 12, "unread": 11, "read": 1, "unseen": 11}
         assert [n["id"] for n in body["recent"]] == [n["id"] for n in created[-2:-12:-1]]
 
     async def test_limit_is_bounded_and_a_new_user_gets_zeros(self, api: Api):
         me = api.auth("nobody")
         body = (await api.http.get(f"{URL}/snapshot", headers=me)).json()
-        assert body == {"stats": {"total": 0, "unread": 0, "read": 0}, "recent": []}
+        assert body == {"stats": {"total": 0, "unread": 0, "read": 0, "unseen": 0}, "recent": []}
         for limit in (0, 101, "x"):
             answer = await api.http.get(f"{URL}/snapshot", params={"limit": limit}, headers=me)
             assert answer.status_code == 422

@@ -39,7 +39,7 @@ class TestSend:
         created = json.loads(out)
         assert (created["type"], created["notifiableId"]) == ("invoice.paid", "42")
         assert created["data"] == {"invoice": 1001}
-        assert await stack.api.stats("42") == {"total": 1, "unread": 1, "read": 0}
+        assert await stack.api.stats("42") == {"total": 1, "unread": 1, "read": 0, "unseen": 1}
 
     async def test_api_url_from_the_environment_and_a_string_payload(self, cli: Cli, stack: Stack):
         cli.env["NOTIFICATIONS_API_URL"] = stack.api_url

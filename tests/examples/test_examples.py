@@ -47,7 +47,7 @@ class TestPublisher:
         assert process.returncode == 0, err.decode()
         assert proxy.keys == ["inv-1", "inv-1"]  # the API committed the first; its answer was lost
         assert json.loads(out)["data"] == {"n": 1}
-        assert await stack.api.stats("42") == {"total": 1, "unread": 1, "read": 0}
+        assert await stack.api.stats("42") == {"total": 1, "unread": 1, "read": 0, "unseen": 1}
 
 
 class TestSubscriber:

@@ -51,7 +51,7 @@ class TestNotifyFromYourService:
         first = (await run(code, stack, rabbitmq_url)).split()[0]
         again = (await run(code, stack, rabbitmq_url)).split()[0]
         assert first == again  # the same Idempotency-Key: the first result again
-        assert await stack.api.stats("42") == {"total": 1, "unread": 1, "read": 0}
+        assert await stack.api.stats("42") == {"total": 1, "unread": 1, "read": 0, "unseen": 1}
 
     async def test_over_the_broker(self, stack: Stack, rabbitmq_url: str):
         await wait_for_command_consumer(rabbitmq_url)

@@ -112,7 +112,7 @@ class TestMakeRun:
             stats = await http.get(
                 f"{base}/api/v1/notifications/stats", headers={"Authorization": f"Bearer {token}"}
             )
-            assert stats.json() == {"total": 1, "unread": 1, "read": 0}
+            assert stats.json() == {"total": 1, "unread": 1, "read": 0, "unseen": 1}
         await running.stop()
         with pytest.raises(httpx.ConnectError):  # SIGTERM reached the server: the port is closed
             await asyncio.to_thread(httpx.get, url, timeout=5)

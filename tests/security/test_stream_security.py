@@ -65,7 +65,7 @@ class TestStreamTokens:
             headers={"Cookie": f"access_token={token}", "Origin": "https://evil.example"},
         )
         assert response.status_code == 401
-        assert await system.api.stats("42") == {"total": 0, "unread": 0, "read": 0}
+        assert await system.api.stats("42") == {"total": 0, "unread": 0, "read": 0, "unseen": 0}
 
 
 _PIECES = [

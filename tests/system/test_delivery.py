@@ -31,7 +31,10 @@ class TestLiveDelivery:
                 assert note.event == "notification"
                 assert data(note) == created
                 assert note.id
-                assert (stats.event, data(stats)) == ("stats", {"total": 1, "unread": 1, "read": 0})
+                assert (stats.event, data(stats)) == (
+                    "stats",
+                    {"total": 1, "unread": 1, "read": 0, "unseen": 1},
+                )
 
     async def test_initial_stats_and_recent_come_from_the_api(self, system: System):
         first = await system.api.create("42", "unread one")
@@ -44,7 +47,7 @@ class TestLiveDelivery:
         async with system.stream("42") as tab:
             connected, stats, recent = await tab.take(3)
             assert data(connected)["recovered"] is False
-            assert data(stats) == {"total": 2, "unread": 1, "read": 1}
+            assert data(stats) == {"total": 2, "unread": 1, "read": 1, "unseen": 1}
             assert [n["id"] for n in data(recent)["notifications"]] == [first["id"]]
 
     async def test_other_users_see_nothing(self, system: System):

@@ -66,7 +66,7 @@ describe("one stream per browser", () => {
     expect(leader).toHaveLength(2);
     for (const inbox of inboxes) {
       expect(ids(inbox)).toEqual(leader);
-      expect(inbox.getState().stats).toEqual({ total: 2, unread: 0, read: 2 });
+      expect(inbox.getState().stats).toEqual({ total: 2, unread: 0, read: 2, unseen: 0 });
       expect(inbox.getState().status).toBe("live");
     }
     for (const inbox of inboxes) inbox.close();
@@ -88,7 +88,7 @@ describe("one stream per browser", () => {
     await settle(50);
     for (const inbox of inboxes.slice(1)) {
       expect(new Set(ids(inbox)).size).toBe(ids(inbox).length);
-      expect(inbox.getState().stats).toEqual({ total: 2, unread: 0, read: 2 });
+      expect(inbox.getState().stats).toEqual({ total: 2, unread: 0, read: 2, unseen: 0 });
       expect(inbox.getState().status).toBe("live");
     }
     for (const inbox of inboxes) inbox.close();

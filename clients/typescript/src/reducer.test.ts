@@ -16,13 +16,15 @@ const note = (id: string, createdAt: string, readAt: string | null = null): Noti
   data: id,
   readAt,
   createdAt,
+  seenAt: readAt,
+  archivedAt: null,
 });
 
 describe("a recorded session (connect, snapshot, create, read, delete, read all)", () => {
   it("ends with the list and the badge the relay's last stats describe", () => {
     const state = run(fresh);
     expect(state.status).toBe("live");
-    expect(state.stats).toEqual({ total: 2, unread: 0, read: 2 });
+    expect(state.stats).toEqual({ total: 2, unread: 0, read: 2, unseen: 0 });
     expect(state.notifications).toHaveLength(2);
     expect(state.notifications.every((n) => n.readAt !== null)).toBe(true);
     expect(state.lastEventId).toBe("5-70b958f10a77");
@@ -46,7 +48,7 @@ describe("a recorded session (connect, snapshot, create, read, delete, read all)
     expect(beforeDrop.lastEventId).toBe("2-9176533619c7");
     const resumed = run(replay, beforeDrop);
     expect(resumed.notifications).toEqual(run(fresh).notifications);
-    expect(resumed.stats).toEqual({ total: 2, unread: 0, read: 2 });
+    expect(resumed.stats).toEqual({ total: 2, unread: 0, read: 2, unseen: 0 });
     expect(resumed.replayed).toBe(3);
     expect(resumed.replaying).toBe(false);
   });
@@ -119,7 +121,7 @@ describe("optimistic actions", () => {
     const change = { kind: "read", id, read: true, at: "2026-12-06T11:00:00Z" } as const;
     const undo = undoFor(base, change);
     const marked = reduce(base, { type: "local", change });
-    expect(marked.stats).toEqual({ total: 2, unread: 1, read: 1 });
+    expect(marked.stats).toEqual({ total: 2, unread: 1, read: 1, unseen: 1 });
     expect(marked.notifications[0]!.readAt).toBe("2026-12-06T11:00:00Z");
     const error = { code: "not_found", message: "gone", status: 404 };
     const back = reduce(marked, { type: "rollback", undo, error });
@@ -133,7 +135,7 @@ describe("optimistic actions", () => {
     const undo = undoFor(base, change);
     let state = reduce(base, { type: "local", change });
     expect(state.stats.unread).toBe(0);
-    const exact = { total: 3, unread: 3, read: 0 };
+    const exact = { total: 3, unread: 3, read: 0, unseen: 3 };
     state = reduce(state, { type: "frame", frame: { event: "stats", data: exact } });
     state = reduce(state, { type: "rollback", undo, error: { code: "x", message: "x" } });
     expect(state.stats).toEqual(exact);
@@ -146,7 +148,7 @@ describe("optimistic actions", () => {
     const undo = undoFor(base, change);
     const removed = reduce(base, { type: "local", change });
     expect(ids(removed)).toEqual([first!.id]);
-    expect(removed.stats).toEqual({ total: 1, unread: 1, read: 0 });
+    expect(removed.stats).toEqual({ total: 1, unread: 1, read: 0, unseen: 1 });
     const back = reduce(removed, { type: "rollback", undo, error: { code: "x", message: "x" } });
     expect(ids(back)).toEqual(ids(base));
   });

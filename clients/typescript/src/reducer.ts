@@ -92,7 +92,7 @@ export interface Undo {
 
 export const initialState: InboxState = {
   notifications: [],
-  stats: { total: 0, unread: 0, read: 0 },
+  stats: { total: 0, unread: 0, read: 0, unseen: 0 },
   status: "connecting",
   replayed: 0,
   error: null,
@@ -153,7 +153,7 @@ function applyFrame(state: InboxState, frame: Frame): InboxState {
     case "stats":
       return {
         ...state,
-        stats: frame.data,
+        stats: withUnseen(frame.data),
         statsSeen: state.statsSeen + 1,
         replaying: false,
         snapshotDue: false,
@@ -209,7 +209,14 @@ function applyPage(state: InboxState, action: Extract<Action, { type: "page" }>)
   return { ...next, latest: state.latest, lastEventId: state.lastEventId, replayed: state.replayed };
 }
 
-const zero: Stats = { total: 0, unread: 0, read: 0 };
+const zero: Stats = { total: 0, unread: 0, read: 0, unseen: 0 };
+
+/** Stats from an API before DESIGN §13 have no `unseen`: then every unread one is unseen. */
+export function withUnseen(stats: Stats): Stats {
+  return stats.unseen === undefined ? { ...stats, unseen: stats.unread } : stats;
+}
+
+const unseen = (n: Notification): number => (n.seenAt == null ? 1 : 0);
 
 /** The notifications a local change touches, as they are now, and its effect on the counts. */
 export function undoFor(state: InboxState, change: LocalChange): Undo {
@@ -219,13 +226,14 @@ export function undoFor(state: InboxState, change: LocalChange): Undo {
   const target = before[0];
   let delta = zero;
   if (change.kind === "read-all") {
-    delta = { total: 0, unread: -state.stats.unread, read: state.stats.unread };
+    // Reading marks seen too; every unseen one is unread.
+    delta = { total: 0, unread: -state.stats.unread, read: state.stats.unread, unseen: -state.stats.unseen };
   } else if (target !== undefined && change.kind === "read" && (target.readAt === null) === change.read) {
     const d = change.read ? 1 : -1;
-    delta = { total: 0, unread: -d, read: d };
+    delta = { total: 0, unread: -d, read: d, unseen: change.read ? -unseen(target) : 0 };
   } else if (target !== undefined && change.kind === "remove") {
     const unread = target.readAt === null ? 1 : 0;
-    delta = { total: -1, unread: -unread, read: unread - 1 };
+    delta = { total: -1, unread: -unread, read: unread - 1, unseen: -unseen(target) };
   }
   return { before, delta, statsSeen: state.statsSeen };
 }
@@ -235,6 +243,7 @@ function plus(a: Stats, b: Stats, sign: 1 | -1): Stats {
     total: Math.max(0, a.total + sign * b.total),
     unread: Math.max(0, a.unread + sign * b.unread),
     read: Math.max(0, a.read + sign * b.read),
+    unseen: Math.max(0, a.unseen + sign * b.unseen),
   };
 }
 
@@ -245,9 +254,10 @@ function applyLocal(state: InboxState, change: LocalChange): InboxState {
     return { ...state, stats, notifications: state.notifications.filter((n) => n.id !== change.id) };
   }
   const notifications = state.notifications.map((n) => {
-    if (change.kind === "read-all") return n.readAt === null ? { ...n, readAt: change.at } : n;
+    const seenAt = n.seenAt ?? change.at; // reading marks seen too
+    if (change.kind === "read-all") return n.readAt === null ? { ...n, readAt: change.at, seenAt } : n;
     if (n.id !== change.id) return n;
-    return { ...n, readAt: change.read ? (n.readAt ?? change.at) : null };
+    return change.read ? { ...n, readAt: n.readAt ?? change.at, seenAt } : { ...n, readAt: null };
   });
   return { ...state, stats, notifications };
 }

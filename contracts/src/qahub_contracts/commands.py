@@ -7,15 +7,17 @@ tolerant (DESIGN §11): fields a newer sender adds are ignored, while an unknown
 ``schemaVersion`` is refused.
 
 A command with ``reply_to`` is answered with a :data:`CommandReply`:
-``{"ok": true, "notification": {...}}`` or ``{"ok": false, "error": {"code", "message"}}``.
+``{"ok": true, "notification": {...}}``, ``{"ok": true, "suppressed": true, "reason":
+"preference"}`` (the recipient turned the type off: nothing was created, DESIGN §13)
+or ``{"ok": false, "error": {"code", "message"}}``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter, model_validator
 
 from qahub_contracts._model import WireModel
 from qahub_contracts.api import CreateNotification, ErrorDetail, Notification
@@ -39,12 +41,22 @@ class CreateNotificationCommand(CreateNotification):
 
 
 class CommandSucceeded(WireModel):
-    """Reply to a command that created (or had already created) its notification."""
+    """Reply to a command that created (or had already created) its notification, or that
+    the recipient's preferences suppressed (``suppressed``: no ``notification`` then)."""
 
     model_config = ConfigDict(extra="ignore")
 
     ok: Literal[True] = True
-    notification: Notification
+    notification: Annotated[Notification | None, Field(exclude_if=lambda n: n is None)] = None
+    suppressed: Annotated[bool, Field(exclude_if=lambda s: not s)] = False
+    reason: Annotated[Literal["preference"] | None, Field(exclude_if=lambda r: r is None)] = None
+
+    @model_validator(mode="after")
+    def _a_notification_unless_suppressed(self) -> Self:
+        if (self.notification is None) != self.suppressed:
+            msg = "a reply carries the notification, or suppressed: true without one"
+            raise ValueError(msg)
+        return self
 
 
 class CommandFailed(WireModel):

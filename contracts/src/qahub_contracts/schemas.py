@@ -25,9 +25,11 @@ from pydantic_core import core_schema
 from qahub_contracts.api import (
     DeletedNotification,
     Notification,
+    Preferences,
     RecentNotifications,
     Stats,
     StreamConnected,
+    Suppressed,
 )
 from qahub_contracts.commands import CommandReply, CreateNotificationCommand
 from qahub_contracts.events import (
@@ -53,6 +55,8 @@ SCHEMAS: Final[dict[str, tuple[Any, _Mode]]] = {
     "sse.recent.json": (RecentNotifications, "serialization"),
     "command.notification.create.json": (CreateNotificationCommand, "validation"),
     "command.reply.json": (CommandReply, "serialization"),
+    "rest.preferences.json": (Preferences, "serialization"),
+    "rest.suppressed.json": (Suppressed, "serialization"),
 }
 """File name -> (model or annotated type, mode). ``sse.notification.json`` is also the
 data of ``notification.updated`` frames."""

@@ -270,7 +270,9 @@ async def fake_api() -> AsyncIterator[FakeApi]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     api = FakeApi(
-        f"http://127.0.0.1:{sock.getsockname()[1]}", {"total": 7, "unread": 3, "read": 4}, []
+        f"http://127.0.0.1:{sock.getsockname()[1]}",
+        {"total": 7, "unread": 3, "read": 4, "unseen": 3},
+        [],
     )
 
     async def stats(request: Request) -> JSONResponse:

@@ -113,4 +113,6 @@ class TestAppend:
             f"id: {sse_id(9, event.event_id)}\nevent: notification\n".encode()
         )
         assert entry.live.startswith(entry.frame)
-        assert entry.live.endswith(b'event: stats\ndata: {"total":1,"unread":1,"read":0}\n\n')
+        assert entry.live.endswith(
+            b'event: stats\ndata: {"total":1,"unread":1,"read":0,"unseen":1}\n\n'
+        )

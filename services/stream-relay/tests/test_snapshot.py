@@ -9,7 +9,7 @@ import httpx
 
 from stream_relay.snapshot import COOLDOWN_SECONDS, TRIP_AFTER, SnapshotClient
 
-BODY = {"stats": {"total": 1, "unread": 1, "read": 0}, "recent": []}
+BODY = {"stats": {"total": 1, "unread": 1, "read": 0, "unseen": 1}, "recent": []}
 
 
 class Api:

@@ -43,7 +43,7 @@ class TestEncodeFrame:
 
     def test_stats_frame_is_camel_case_json_without_id(self):
         frame = sse.stats_frame(Stats(total=3, unread=1, read=2))
-        assert frame == b'event: stats\ndata: {"total":3,"unread":1,"read":2}\n\n'
+        assert frame == b'event: stats\ndata: {"total":3,"unread":1,"read":2,"unseen":1}\n\n'
 
 
 class TestLastEventId:

@@ -47,10 +47,10 @@ class TestConnect:
         ]
         assert json.loads(frames[0].data)["id"] == str(created.notification.id)
         assert json.loads(frames[0].data)["notifiableId"] == "alice"
-        assert json.loads(frames[1].data) == {"total": 1, "unread": 1, "read": 0}
+        assert json.loads(frames[1].data) == {"total": 1, "unread": 1, "read": 0, "unseen": 1}
         assert json.loads(frames[2].data)["readAt"] is not None
         assert json.loads(frames[4].data) == {"id": str(created.notification.id)}
-        assert json.loads(frames[5].data) == {"total": 0, "unread": 0, "read": 0}
+        assert json.loads(frames[5].data) == {"total": 0, "unread": 0, "read": 0, "unseen": 0}
         ids = [f.id for f in frames if f.id is not None]
         assert len(ids) == 3
         assert len(set(ids)) == 3
@@ -99,7 +99,7 @@ class TestInitialData:
         assert (await _connected(stream))["recovered"] is False
         stats, recent = await stream.take(2)
         assert stats.event == "stats"
-        assert json.loads(stats.data) == {"total": 7, "unread": 3, "read": 4}
+        assert json.loads(stats.data) == {"total": 7, "unread": 3, "read": 4, "unseen": 3}
         assert recent.event == "recent"
         assert json.loads(recent.data) == {"notifications": [item]}
         assert fake_api.authorizations == [f"Bearer {alice}"]  # one request: /snapshot
@@ -116,7 +116,7 @@ class TestInitialData:
             stream = await open_stream(relay.base_url, token("alice"))
             await _connected(stream)
             stats, recent = await stream.take(2)
-            assert json.loads(stats.data) == {"total": 7, "unread": 3, "read": 4}
+            assert json.loads(stats.data) == {"total": 7, "unread": 3, "read": 4, "unseen": 3}
             assert json.loads(recent.data) == {"notifications": [item]}
             await stream.close()
         assert fake_api.paths.count("/api/v1/notifications/snapshot") == 1
@@ -153,7 +153,7 @@ class TestInitialData:
         await _connected(second)
         stats = await second.next()
         assert stats.event == "stats"
-        assert json.loads(stats.data) == {"total": 2, "unread": 2, "read": 0}
+        assert json.loads(stats.data) == {"total": 2, "unread": 2, "read": 0, "unseen": 2}
         created = events.created("alice")
         await publisher.publish(created)
         assert (await second.next()).event == "notification"  # no recent came before it

@@ -31,7 +31,7 @@ from aio_pika.abc import (
 )
 from pydantic import ValidationError
 
-from qahub_contracts.api import Notification
+from qahub_contracts.api import Notification, Suppressed
 from qahub_contracts.commands import CommandSucceeded, CreateNotificationCommand, decode_reply
 from qahub_contracts.topology import (
     AUTHORIZATION_HEADER,
@@ -105,8 +105,9 @@ class AsyncCommandSender:
         command_id: UUID | None = None,
         *,
         timeout: float | None = None,
-    ) -> Notification:
-        """Publish one command and wait for the API's reply; returns the notification.
+    ) -> Notification | Suppressed:
+        """Publish one command and wait for the API's reply; returns the notification
+        (or :class:`Suppressed` when the recipient turned this type off: DESIGN §13).
 
         Raises:
             QaHubError: the subclass for the reply's error code (``Forbidden``...), or
@@ -126,7 +127,7 @@ class AsyncCommandSender:
             self._waiting.pop(correlation_id, None)
         answer = decode_reply(body)
         if isinstance(answer, CommandSucceeded):
-            return answer.notification
+            return answer.notification or Suppressed()
         raise error_from_code(answer.error.code, answer.error.message)
 
     async def _publish(
@@ -220,7 +221,7 @@ class CommandSender:
         command_id: UUID | None = None,
         *,
         timeout: float | None = None,
-    ) -> Notification:
+    ) -> Notification | Suppressed:
         """See :meth:`AsyncCommandSender.request`."""
         return self._run(self._sender.request(to, type, data, command_id, timeout=timeout))
 

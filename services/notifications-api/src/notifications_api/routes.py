@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from notifications_api.dependencies import CurrentUser, NotificationsDep
 from notifications_api.errors import NotFound
@@ -16,12 +16,12 @@ from qahub_contracts.api import (
     CreateNotification,
     DeletedCount,
     ErrorBody,
-    MarkRead,
     Notification,
     NotificationPage,
     Snapshot,
     Stats,
     UpdatedCount,
+    UpdateNotification,
 )
 
 __all__ = ["router"]
@@ -105,8 +105,13 @@ async def get_notification(
 
 @router.patch("/{notification_id}")
 async def update_notification(
-    notification_id: str, body: MarkRead, caller: CurrentUser, notifications: NotificationsDep
+    notification_id: str,
+    body: UpdateNotification,
+    caller: CurrentUser,
+    notifications: NotificationsDep,
 ) -> Notification:
+    if body.read is None:  # seen/archived arrive with the inbox-state use cases (DESIGN §13)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "read: field required")
     return await notifications.mark(
         caller.user_id, _notification_id(notification_id), read=body.read
     )

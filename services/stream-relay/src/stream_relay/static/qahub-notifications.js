@@ -76,7 +76,7 @@ function join(options) {
 // src/reducer.ts
 var initialState = {
   notifications: [],
-  stats: { total: 0, unread: 0, read: 0 },
+  stats: { total: 0, unread: 0, read: 0, unseen: 0 },
   status: "connecting",
   replayed: 0,
   error: null,
@@ -129,7 +129,7 @@ function applyFrame(state, frame) {
     case "stats":
       return {
         ...state,
-        stats: frame.data,
+        stats: withUnseen(frame.data),
         statsSeen: state.statsSeen + 1,
         replaying: false,
         snapshotDue: false
@@ -181,7 +181,11 @@ function applyPage(state, action) {
   }
   return { ...next, latest: state.latest, lastEventId: state.lastEventId, replayed: state.replayed };
 }
-var zero = { total: 0, unread: 0, read: 0 };
+var zero = { total: 0, unread: 0, read: 0, unseen: 0 };
+function withUnseen(stats) {
+  return stats.unseen === void 0 ? { ...stats, unseen: stats.unread } : stats;
+}
+var unseen = (n) => n.seenAt == null ? 1 : 0;
 function undoFor(state, change) {
   const before = state.notifications.filter(
     (n) => change.kind === "read-all" ? n.readAt === null : n.id === change.id
@@ -189,13 +193,13 @@ function undoFor(state, change) {
   const target = before[0];
   let delta = zero;
   if (change.kind === "read-all") {
-    delta = { total: 0, unread: -state.stats.unread, read: state.stats.unread };
+    delta = { total: 0, unread: -state.stats.unread, read: state.stats.unread, unseen: -state.stats.unseen };
   } else if (target !== void 0 && change.kind === "read" && target.readAt === null === change.read) {
     const d = change.read ? 1 : -1;
-    delta = { total: 0, unread: -d, read: d };
+    delta = { total: 0, unread: -d, read: d, unseen: change.read ? -unseen(target) : 0 };
   } else if (target !== void 0 && change.kind === "remove") {
     const unread = target.readAt === null ? 1 : 0;
-    delta = { total: -1, unread: -unread, read: unread - 1 };
+    delta = { total: -1, unread: -unread, read: unread - 1, unseen: -unseen(target) };
   }
   return { before, delta, statsSeen: state.statsSeen };
 }
@@ -203,7 +207,8 @@ function plus(a, b, sign) {
   return {
     total: Math.max(0, a.total + sign * b.total),
     unread: Math.max(0, a.unread + sign * b.unread),
-    read: Math.max(0, a.read + sign * b.read)
+    read: Math.max(0, a.read + sign * b.read),
+    unseen: Math.max(0, a.unseen + sign * b.unseen)
   };
 }
 function applyLocal(state, change) {
@@ -213,9 +218,10 @@ function applyLocal(state, change) {
     return { ...state, stats, notifications: state.notifications.filter((n) => n.id !== change.id) };
   }
   const notifications = state.notifications.map((n) => {
-    if (change.kind === "read-all") return n.readAt === null ? { ...n, readAt: change.at } : n;
+    const seenAt = n.seenAt ?? change.at;
+    if (change.kind === "read-all") return n.readAt === null ? { ...n, readAt: change.at, seenAt } : n;
     if (n.id !== change.id) return n;
-    return { ...n, readAt: change.read ? n.readAt ?? change.at : null };
+    return change.read ? { ...n, readAt: n.readAt ?? change.at, seenAt } : { ...n, readAt: null };
   });
   return { ...state, stats, notifications };
 }
