@@ -10,9 +10,12 @@ from __future__ import annotations
 import time
 
 from playwright.async_api import Page, expect
+from tests.api.conftest import SECRET
 from tests.browser.conftest import Demo
 from tests.browser.test_demo_page import open_inbox
 from tests.support.servers import eventually
+
+from qahub_contracts.auth import mint_token
 
 TABS = 6
 
@@ -92,6 +95,26 @@ class TestOneStreamPerBrowser:
                 timeout=10,
                 what="one stream after the hand-over",
             )
+
+
+class TestSignInAgain:
+    """A fresh token pasted in any tab signs every tab of that user in again."""
+
+    async def test_a_token_pasted_in_a_tab_that_does_not_hold_the_stream(
+        self, demo: Demo, page: Page
+    ):
+        expired = demo.url("42", ttl_seconds=-60)
+        tabs = [page, await page.context.new_page()]
+        for tab in tabs:  # the first tab holds the stream: it was elected first
+            await tab.goto(expired)
+            await expect(tab.locator("#state")).to_have_attribute("data-state", "signed-out")
+        await tabs[1].get_by_label("Access token (JWT)").fill(mint_token(SECRET, "42"))
+        await tabs[1].get_by_role("button", name="Sign in").click()
+        created = await demo.api.create("42", "signed in again")
+        for tab in tabs:
+            await expect(tab.locator("#state")).to_have_attribute("data-state", "connected")
+            await expect(tab.locator(f"#n-{created['id']}")).to_be_visible()
+        await eventually(lambda: one_stream(demo, "42"), timeout=10, what="one stream")
 
 
 class TestWithoutWebLocks:

@@ -147,15 +147,26 @@ $("list").addEventListener("click", (e) => {
 });
 $("mark-all").addEventListener("click", () => inbox?.markAllRead());
 $("load-more").addEventListener("click", () => inbox?.loadMore());
+// A token pasted in one tab signs in this user's other tabs too (the tab that holds the
+// stream may be another one): it goes to them over a channel of this origin only.
+const peers = "BroadcastChannel" in window ? new BroadcastChannel("qahub-demo-token") : null;
+function useToken(fresh) {
+  token = fresh;
+  sessionStorage.setItem(KEY, token);
+  if (inbox) inbox.reconnect();
+  else start();
+}
+peers?.addEventListener("message", (e) => {
+  const sameUser = typeof e.data === "string" && token && claims(e.data).sub === claims(token).sub;
+  if (sameUser) useToken(e.data);
+});
 $("signin").addEventListener("submit", (e) => {
   e.preventDefault();
   const fresh = $("token-input").value.trim();
   if (!fresh) return;
   $("token-input").value = "";
-  token = fresh;
-  sessionStorage.setItem(KEY, token);
-  if (inbox) inbox.reconnect();
-  else start();
+  useToken(fresh);
+  peers?.postMessage(fresh);
 });
 
 if (token) {
