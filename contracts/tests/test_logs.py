@@ -8,7 +8,7 @@ import logging.config
 import pytest
 
 from qahub_contracts.errors import ErrorCode, code_for_status
-from qahub_contracts.logs import access_line, uvicorn_log_config
+from qahub_contracts.logs import BrokerDropFilter, access_line, uvicorn_log_config
 
 
 class TestAccessLine:
@@ -65,3 +65,27 @@ class TestErrorCodes:
     def test_codes_are_their_wire_strings(self):
         assert ErrorCode.IDEMPOTENCY_CONFLICT == "idempotency_conflict"
         assert len({c.value for c in ErrorCode}) == len(ErrorCode)
+
+
+class TestBrokerDrops:
+    """A dropped broker connection is one WARNING line; any other error keeps its traceback."""
+
+    def _record(self, level: int, error: BaseException) -> logging.LogRecord:
+        return logging.LogRecord(
+            "aiormq.connection", level, __file__, 1, "reader exited", (), (type(error), error, None)
+        )
+
+    def test_a_closed_connection_loses_its_traceback(self):
+        from aiormq.exceptions import ConnectionClosed  # noqa: PLC0415 - the server extra
+
+        record = self._record(logging.ERROR, ConnectionClosed(320, "CONNECTION_FORCED"))
+        assert BrokerDropFilter().filter(record)
+        assert record.exc_info is None
+        assert record.levelno == logging.WARNING
+        assert "connection dropped: ConnectionClosed" in record.getMessage()
+
+    def test_a_bug_keeps_its_traceback(self):
+        record = self._record(logging.ERROR, KeyError("frame"))
+        assert BrokerDropFilter().filter(record)
+        assert record.exc_info is not None
+        assert record.levelno == logging.ERROR

@@ -34,39 +34,60 @@ LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s %(message)s"
 _UVICORN_LOGGERS: Final = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 
-_AMQP_CLIENT: Final = "aiormq.connection"
+_AMQP_LOGGERS: Final = ("aiormq.connection", "aio_pika.tools", "aio_pika.robust_connection")
 
 
 class BrokerDropFilter(logging.Filter):
     """The AMQP client's records about a lost or refused connection, as one quiet line.
 
-    A traceback stays only for an error that is not a connection failure (a
-    malformed frame is a bug worth its traceback).
+    Such a record becomes ``<client> connection dropped: <error>`` at WARNING,
+    without traceback (and without formatting the client's own objects, whose
+    ``repr`` can fail). Any other record passes unchanged: a malformed frame is
+    a bug worth its traceback.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if error is not None:
-            if not isinstance(error, _connection_errors()):
-                return True
-            record.exc_info, record.exc_text = None, None
-            record.msg = f"{record.msg}: {type(error).__name__}: {error}"
-        if record.levelno > logging.WARNING:
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        error = record.exc_info[1] if record.exc_info else _error_in(record.args)
+        if error is None and record.name == "aiormq.connection":
+            _at_most_warning(record)  # "Unexpected connection close from remote": the broker's
+            return True
+        if error is None or not _is_drop(error):
+            return True
+        record.msg = (
+            f"{record.name.split('.')[0]} connection dropped: {type(error).__name__}: {error}"
+        )
+        record.args, record.exc_info, record.exc_text = None, None, None
+        _at_most_warning(record)
         return True
 
 
-def _connection_errors() -> tuple[type[BaseException], ...]:
+def _at_most_warning(record: logging.LogRecord) -> None:
+    if record.levelno > logging.WARNING:
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+
+
+def _error_in(args: object) -> BaseException | None:
+    if isinstance(args, tuple):
+        return next((a for a in args if isinstance(a, BaseException)), None)
+    return None
+
+
+def _is_drop(error: BaseException) -> bool:
+    """A connection that closed or could not open (aio-pika says "<Connection ...> closed")."""
     from aiormq.exceptions import AMQPConnectionError, ConnectionClosed  # noqa: PLC0415
 
-    return (AMQPConnectionError, ConnectionClosed, ConnectionError, OSError, TimeoutError)
+    drops = (AMQPConnectionError, ConnectionClosed, ConnectionError, OSError, TimeoutError)
+    if isinstance(error, drops):
+        return True
+    return isinstance(error, RuntimeError) and str(error).endswith(" closed")
 
 
 def quiet_broker_drops() -> None:
-    """Install :class:`BrokerDropFilter` on the AMQP client's logger (once per process)."""
-    logger = logging.getLogger(_AMQP_CLIENT)
-    if not any(isinstance(f, BrokerDropFilter) for f in logger.filters):
-        logger.addFilter(BrokerDropFilter())
+    """Install :class:`BrokerDropFilter` on the AMQP client's loggers (once per process)."""
+    for name in _AMQP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, BrokerDropFilter) for f in logger.filters):
+            logger.addFilter(BrokerDropFilter())
 
 
 def configure_logging(level: int | str = logging.INFO) -> None:
