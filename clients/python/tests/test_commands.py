@@ -12,10 +12,13 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
 from tests.support.commands import wait_for_command_consumer
+from tests.support.proxy import tcp_proxy
+from tests.support.servers import eventually
 
 from qahub_contracts.topology import COMMAND_EXCHANGE, CREATE_COMMAND_KEY
 from qahub_notify_client import (
@@ -226,3 +229,31 @@ class TestAgainstTheApi:
         async with AsyncCommandSender(stack.rabbitmq_url, stack.token("alice")) as sender:
             with pytest.raises(Forbidden):
                 await sender.request("bob", "t", "x")
+
+
+class TestBrokerLoss:
+    """A sender survives its broker connection: refused while cut, working once back."""
+
+    async def test_sends_again_after_the_connection_comes_back(self, rabbitmq_url: str, commands):
+        parts = urlsplit(rabbitmq_url)
+        async with tcp_proxy(parts.hostname or "127.0.0.1", parts.port or 5672) as proxy:
+            proxied = urlunsplit(parts._replace(netloc=f"guest:guest@127.0.0.1:{proxy.port}"))
+            async with AsyncCommandSender(proxied, "t", timeout=2) as sender:
+                await sender.send("42", "t", "before")
+                await proxy.cut()
+                with pytest.raises(Unavailable):
+                    await sender.send("42", "t", "while cut")
+                proxy.restore()
+
+                async def sent_again() -> bool:
+                    try:
+                        await sender.send("42", "t", "after")
+                    except Unavailable:
+                        return False
+                    return True
+
+                await eventually(sent_again, timeout=20, what="a send after the broker is back")
+        assert [json.loads((await _one(commands)).body)["data"] for _ in range(2)] == [
+            "before",
+            "after",
+        ]

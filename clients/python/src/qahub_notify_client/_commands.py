@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Final, Self, TypeVar
 from uuid import UUID
 
 import aio_pika
@@ -46,6 +46,13 @@ from qahub_notify_client._errors import Unavailable, ValidationFailed, error_fro
 __all__ = ["AsyncCommandSender", "CommandSender"]
 
 T = TypeVar("T")
+
+_LOST: Final = (
+    aio_pika.exceptions.AMQPError,
+    aio_pika.exceptions.ChannelInvalidStateError,  # a RuntimeError: the channel is reopening
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def _command(
@@ -152,7 +159,7 @@ class AsyncCommandSender:
                 "the broker has no queue for commands: is the notifications API running?",
                 code="unavailable",
             ) from None
-        except (aio_pika.exceptions.AMQPError, ConnectionError, TimeoutError) as exc:
+        except _LOST as exc:
             raise Unavailable(f"command not confirmed: {exc!r}", code="unavailable") from exc
 
     async def _ready(self, *, want_replies: bool) -> AbstractExchange:
@@ -168,7 +175,7 @@ class AsyncCommandSender:
                     )
                 if want_replies and self._replies is None and self._channel is not None:
                     await self._listen(self._channel)
-            except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
+            except (*_LOST, OSError) as exc:
                 raise Unavailable(f"broker unreachable: {exc!r}", code="unavailable") from exc
             return self._exchange
 
