@@ -135,3 +135,34 @@ class TestFailOver:
         with pytest.raises(OSError, match="refused"):
             await endpoints.connect(opener)
         assert seen == [("amqp://a/", False), ("amqps://b/", True)]
+
+
+class TestRobustFailOver:
+    """A robust connection that lost its node is pointed at the next one (a close callback)."""
+
+    def test_the_next_node_in_turn(self):
+        from types import SimpleNamespace  # noqa: PLC0415
+
+        from yarl import URL  # noqa: PLC0415
+
+        endpoints = BrokerEndpoints(
+            ["amqp://u:p@a:5672/v", "amqp://u:p@b/v", "amqp://u:p@c:5673/v"]
+        )
+        connection = SimpleNamespace(url=URL("amqp://u:p@a/v?heartbeat=30"))
+        endpoints.fail_over(connection, ConnectionError("gone"))
+        assert connection.url.host == "b"  # port: the scheme's default
+        endpoints.fail_over(connection, None)
+        assert (connection.url.host, connection.url.port) == ("c", 5673)
+        endpoints.fail_over(connection, None)
+        assert connection.url.host == "a"
+        assert connection.url.password == "p"
+        assert connection.url.path == "/v"
+
+    def test_one_node_stays(self):
+        from types import SimpleNamespace  # noqa: PLC0415
+
+        from yarl import URL  # noqa: PLC0415
+
+        connection = SimpleNamespace(url=URL("amqp://a/"))
+        BrokerEndpoints(["amqp://a/"]).fail_over(connection)
+        assert connection.url == URL("amqp://a/")

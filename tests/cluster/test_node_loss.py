@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.api.conftest import api_settings, migrate
+from tests.api.conftest import SECRET, api_settings, migrate
 from tests.reliability.conftest import Cluster as Stack
 from tests.support.cluster import Node, RabbitCluster
 from tests.support.servers import ChildProcess, eventually, serving
@@ -25,8 +25,10 @@ from tests.support.subscriber import Subscriber
 
 from notifications_api.app import create_app as create_api
 from qahub_contracts.amqp_endpoints import BrokerEndpoints
+from qahub_contracts.auth import PUBLISH_SCOPE, mint_token
 from qahub_contracts.broker import declare_topology
 from qahub_contracts.topology import EVENT_LOG_QUEUE
+from qahub_notify_client import AsyncCommandSender
 
 USERS = ["u1", "u2", "u3", "u4"]
 _SUBSCRIBED = re.compile(
@@ -82,8 +84,11 @@ async def cluster_stack(
                 relay.kill()
 
 
-async def _under_load(cs: ClusterStack, victim: Node, report, name: str) -> list[Subscriber]:
-    """Write for 10 s at 60/s, SIGKILL ``victim`` 3 s in; check the ledger; restart it."""
+async def _under_load(
+    cs: ClusterStack, victim: Node, report, name: str, while_down=None
+) -> list[Subscriber]:
+    """Write for 10 s at 60/s, SIGKILL ``victim`` 3 s in; check the ledger; ``while_down()``;
+    restart it."""
     stack = cs.stack
     subscribers = [
         Subscriber(u, lambda u=u: _token(u), [url], hop_every=None)
@@ -118,6 +123,8 @@ async def _under_load(cs: ClusterStack, victim: Node, report, name: str) -> list
         assert "discontinuity" not in relay.log()
     # A tab reconnects only if its relay closed the stream; none had to start over.
     assert all(all(s.recovered[1:]) for s in subscribers), [s.recovered for s in subscribers]
+    if while_down is not None:
+        await while_down()
     restarted = time.monotonic()
     await asyncio.to_thread(cs.rabbit.restart, victim)
     await eventually(
@@ -165,9 +172,20 @@ class TestNodeLoss:
         info = await asyncio.to_thread(cs.rabbit.queue_info, cs.vhost, EVENT_LOG_QUEUE)
         leader = cs.rabbit.node_named(info["leader"])
         assert leader is cs.rabbit.nodes[1]  # declared through node 2; the API's node too
-        await _under_load(cs, leader, report, "cluster: stream leader SIGKILLed")
+        created = []
+
+        async def command_while_down() -> None:
+            # The API's command consumer was on the killed node too: it moved, and consumes.
+            service = mint_token(SECRET, "billing", scope=PUBLISH_SCOPE)
+            async with AsyncCommandSender(cs.rabbit.nodes[0].url(cs.vhost), service) as sender:
+                created.append(await sender.request("u1", "after-fail-over", "x", timeout=30))
+
+        await _under_load(
+            cs, leader, report, "cluster: stream leader SIGKILLed", command_while_down
+        )
         for relay in cs.stack.relays:  # both read from replicas: neither had to resubscribe
             assert len(cs.subscriptions(relay)) == 1, relay.log()
+        assert [n.notifiable_id for n in created] == ["u1"]
 
     async def test_the_node_a_relay_reads_from_killed(self, cluster_stack: ClusterStack, report):
         cs = cluster_stack

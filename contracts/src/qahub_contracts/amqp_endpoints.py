@@ -9,6 +9,9 @@ Every connection of both services goes through :class:`BrokerEndpoints`:
   connection's node goes away, the caller's reconnect calls it again and it moves
   on to the next node (a refused node costs nothing, an unreachable one costs
   ``timeout`` before the next is tried);
+- a connection that reconnects by itself (aio-pika's robust connection, which
+  FastStream uses) is pointed at the next node when it loses its own:
+  :meth:`BrokerEndpoints.fail_over` is its close callback (FastStream's ``on_close``);
 - an ``amqps://`` node is reached with one TLS context built from
   ``RABBITMQ_CA_FILE`` (a private CA; else the system's CAs) and
   ``RABBITMQ_CERT_FILE`` / ``RABBITMQ_KEY_FILE`` (a client certificate), with the
@@ -127,6 +130,25 @@ class BrokerEndpoints:
         """The node that answered the latest connection (the first one before any)."""
         return self.urls[self._next]
 
+    def fail_over(self, connection: object, *_: object) -> None:
+        """Point a robust connection that just lost its node at the next node.
+
+        An aio-pika close callback (FastStream: ``RabbitBroker(on_close=[...])``):
+        aio-pika then reconnects to ``connection.url``, which is now the node after
+        the one it was on. Closing it on purpose changes nothing that matters.
+        """
+        url = getattr(connection, "url", None)
+        if not isinstance(url, URL) or len(self.urls) < 2:
+            return
+        index = next(
+            (i for i, u in enumerate(self.urls) if _same_node(URL(u), url)), self._next - 1
+        )
+        following = self.urls[(index + 1) % len(self.urls)]
+        connection.url = make_url(following)  # type: ignore[attr-defined]
+        log.warning(
+            "broker node %s went away; reconnecting to %s", redact(str(url)), redact(following)
+        )
+
     def describe(self) -> str:
         """The nodes without passwords, for a log line."""
         return ", ".join(redact(url) for url in self.urls)
@@ -178,3 +200,8 @@ class BrokerEndpoints:
             return connection
 
         return await self.connect(open_one)
+
+
+def _same_node(a: URL, b: URL) -> bool:
+    default = {"amqp": 5672, "amqps": 5671}
+    return (a.host, a.port or default.get(a.scheme)) == (b.host, b.port or default.get(b.scheme))

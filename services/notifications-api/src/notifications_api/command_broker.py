@@ -68,6 +68,7 @@ def command_broker(
     url: str | None = None,
     security: BaseSecurity | None = None,
     prefetch: int = 64,
+    endpoints: BrokerEndpoints | None = None,
 ) -> RabbitBroker:
     """The broker and its ``notification.create`` subscriber (``commands`` handles them)."""
     errors = ExceptionMiddleware()
@@ -94,6 +95,8 @@ def command_broker(
         log_level=logging.DEBUG,  # one line per command would double the access log
         client_properties=cast("Any", {"connection_name": "notifications-api commands"}),
         graceful_timeout=10.0,
+        # Its node gone, the robust connection reconnects to the next one (DESIGN §12).
+        on_close=[endpoints.fail_over] if endpoints is not None else None,
     )
 
     @broker.subscriber(
@@ -123,7 +126,9 @@ class CommandSubscription:
         url = endpoints.ordered()[0]
         tls = endpoints.ssl_context(url)
         security = BaseSecurity(ssl_context=tls) if tls is not None else None
-        self.broker = command_broker(commands, url=url, security=security, prefetch=prefetch)
+        self.broker = command_broker(
+            commands, url=url, security=security, prefetch=prefetch, endpoints=endpoints
+        )
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
