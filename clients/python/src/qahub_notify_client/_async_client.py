@@ -111,7 +111,7 @@ class AsyncNotificationsClient:
             response = await self._http.request(
                 call.method, call.path, json=call.json, params=call.params, headers=call.headers
             )
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise _rest.transport_error(exc) from exc
         return call.read(response)
 

@@ -125,7 +125,7 @@ class NotificationsClient:
             response = self._http.request(
                 call.method, call.path, json=call.json, params=call.params, headers=call.headers
             )
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise _rest.transport_error(exc) from exc
         return call.read(response)
 

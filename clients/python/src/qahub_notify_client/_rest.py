@@ -162,6 +162,6 @@ class Backoff:
         return max(backoff, hint) if hint <= self.max_retry_after else None
 
 
-def transport_error(exc: httpx.TransportError) -> Unavailable:
-    """``Unavailable`` for a request that got no answer (refused, reset, timed out)."""
+def transport_error(exc: httpx.RequestError) -> Unavailable:
+    """``Unavailable`` for a request that got no (readable) answer: refused, reset, timed out."""
     return Unavailable(f"no answer: {type(exc).__name__}: {exc}", code="unavailable")

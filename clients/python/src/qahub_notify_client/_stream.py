@@ -133,13 +133,13 @@ class StreamSession:
             Unavailable: without ``reconnect``.
         """
         if not self.reconnect:
-            if isinstance(exc, httpx.TransportError):
+            if isinstance(exc, httpx.RequestError):
                 raise transport_error(exc) from exc
             raise Unavailable(f"stream broken: {exc}", code="unavailable") from exc
         return self.delay(f"stream interrupted: {type(exc).__name__}")
 
 
-_LOST: Final = (httpx.TransportError, httpx.StreamError, SSEError)
+_LOST: Final = (httpx.RequestError, httpx.StreamError, SSEError)
 
 
 def follow(
