@@ -148,6 +148,33 @@ async def replying(queue: aio_pika.abc.AbstractQueue, answer: dict[str, object] 
 class TestRequest:
     """``request`` waits for the reply with its correlation id."""
 
+    async def test_concurrent_requests_each_get_their_own_reply(self, rabbitmq_url: str, commands):
+        channel = commands.channel
+
+        async def echo(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                command = json.loads(message.body)
+                notification = {**NOTIFICATION, "data": command["data"]}
+                reply = json.dumps({"ok": True, "notification": notification}).encode()
+                assert message.reply_to
+                await channel.default_exchange.publish(
+                    aio_pika.Message(reply, correlation_id=message.correlation_id),
+                    message.reply_to,
+                )
+
+        await commands.consume(echo)
+        async with AsyncCommandSender(rabbitmq_url, "t") as sender:
+            replies = await asyncio.gather(*(sender.request("42", "t", f"n{i}") for i in range(20)))
+        assert [r.data for r in replies] == [f"n{i}" for i in range(20)]
+
+    async def test_the_blocking_twin_waits_for_the_reply(self, rabbitmq_url: str, commands):
+        def request() -> str:
+            with CommandSender(rabbitmq_url, "t") as sender:
+                return str(sender.request("42", "t", "hi").id)
+
+        async with replying(commands, {"ok": True, "notification": NOTIFICATION}):
+            assert await asyncio.to_thread(request) == NOTIFICATION["id"]
+
     async def test_a_success_reply_returns_the_notification(self, rabbitmq_url: str, commands):
         async with (
             replying(commands, {"ok": True, "notification": NOTIFICATION}),
