@@ -155,6 +155,7 @@ def refusal_of_body(body: bytes, error: Exception) -> tuple[ErrorCode, str]:
     first = errors()[0] if callable(errors) and errors() else None
     if first is None:
         return ErrorCode.VALIDATION_ERROR, str(error).splitlines()[0][:200]
-    where = ".".join(str(p) for p in first.get("loc", ()))
+    loc = list(first.get("loc", ()))
+    where = ".".join(str(p) for p in (loc[1:] if loc[:1] == ["command"] else loc))
     text = str(first.get("msg", "invalid command")).removeprefix("Value error, ")
     return ErrorCode.VALIDATION_ERROR, f"{where}: {text}" if where else text
