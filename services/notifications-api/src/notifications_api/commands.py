@@ -81,12 +81,9 @@ class Commands:
             to the queue, and the queue's delivery limit dead-letters it.
         """
         caller = await self._caller(headers)
-        request = api.CreateNotification(
-            type=command.type,
-            notifiable_type=command.notifiable_type,
-            notifiable_id=command.notifiable_id,
-            data=command.data,
-        )
+        # The REST body the command carries (every field REST has, and only those).
+        fields = api.CreateNotification.model_fields
+        request = api.CreateNotification(**{name: getattr(command, name) for name in fields})
         key = str(command.command_id)
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             await self._gate.passed()
