@@ -130,6 +130,20 @@ class BrokerEndpoints:
         """The node that answered the latest connection (the first one before any)."""
         return self.urls[self._next]
 
+    async def first_answering(self, *, timeout: float = 5.0) -> str:
+        """The URL of the first node that opens an AMQP connection now (closed again).
+
+        For a client that connects by itself (FastStream): pointing it at a node that
+        just answered spares it a failed attempt, which leaves a half-made
+        connection behind.
+
+        Raises:
+            Exception: the last node's error, when none answers.
+        """
+        connection = await self.connect_aio_pika(name="qahub-probe", timeout=timeout)
+        await connection.close()
+        return self.last_answered
+
     def fail_over(self, connection: object, *_: object) -> None:
         """Point a robust connection that just lost its node at the next node.
 

@@ -123,13 +123,23 @@ class CommandSubscription:
     """Consumes commands from start to stop; connects (and reconnects) in the background."""
 
     def __init__(self, commands: Commands, endpoints: BrokerEndpoints, prefetch: int) -> None:
-        url = endpoints.ordered()[0]
-        tls = endpoints.ssl_context(url)
-        security = BaseSecurity(ssl_context=tls) if tls is not None else None
-        self.broker = command_broker(
-            commands, url=url, security=security, prefetch=prefetch, endpoints=endpoints
-        )
+        self._commands = commands
+        self._endpoints = endpoints
+        self._prefetch = prefetch
+        self._url = endpoints.ordered()[0]
+        self.broker = self._broker_on(self._url)
         self._task: asyncio.Task[None] | None = None
+
+    def _broker_on(self, url: str) -> RabbitBroker:
+        tls = self._endpoints.ssl_context(url)
+        security = BaseSecurity(ssl_context=tls) if tls is not None else None
+        return command_broker(
+            self._commands,
+            url=url,
+            security=security,
+            prefetch=self._prefetch,
+            endpoints=self._endpoints,
+        )
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._connect(), name="command-subscription")
@@ -147,6 +157,9 @@ class CommandSubscription:
         backoff = 0.2
         while True:
             try:
+                url = await self._endpoints.first_answering()  # DESIGN §12: any node
+                if url != self._url:  # (this broker has not connected yet: nothing to close)
+                    self._url, self.broker = url, self._broker_on(url)
                 await self.broker.connect()
                 await _declare_dead_letters(self.broker)
                 await self.broker.start()
