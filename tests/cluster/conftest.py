@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests.reliability.conftest import report
-from tests.support.cluster import RabbitCluster, rabbitmq_available
+from tests.support.cluster import RabbitCluster, add_vhost, delete_vhost, rabbitmq_available
 from tests.support.pki import Pki, make_pki
 
 
@@ -42,9 +42,9 @@ def cluster_vhost(rabbit_cluster: RabbitCluster) -> Iterator[str]:
         if not node.running:
             rabbit_cluster.restart(node)
     vhost = f"qahub-cluster-{uuid.uuid4().hex[:10]}"
-    rabbit_cluster.add_vhost(vhost)
+    add_vhost(rabbit_cluster, vhost)
     yield vhost
-    rabbit_cluster.delete_vhost(vhost)
+    delete_vhost(rabbit_cluster, vhost)
 
 
 __all__ = ["report"]

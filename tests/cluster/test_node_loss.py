@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from tests.api.conftest import SECRET, api_settings, migrate
 from tests.reliability.conftest import Cluster as Stack
-from tests.support.cluster import Node, RabbitCluster
+from tests.support.cluster import Node, RabbitCluster, queue_info
 from tests.support.servers import ChildProcess, eventually, serving
 from tests.support.subscriber import Subscriber
 
@@ -110,7 +110,7 @@ async def _under_load(
             stack.write_for(USERS, seconds=10, rate=60), fault(), _longest_stall(subscribers, 10)
         )
         recovery = await stack.settle(subscribers, timeout=90)
-        info = await asyncio.to_thread(cs.rabbit.queue_info, cs.vhost, EVENT_LOG_QUEUE)
+        info = await asyncio.to_thread(queue_info, cs.rabbit, cs.vhost, EVENT_LOG_QUEUE)
         assert victim.name not in info["online"], info  # it really died
         assert info["leader"] != victim.name, info  # and the log has a leader elsewhere
     finally:
@@ -154,7 +154,7 @@ async def _all_connected(subscribers: list[Subscriber]) -> bool:
 
 
 async def _online(cs: ClusterStack, node: Node) -> bool:
-    info = await asyncio.to_thread(cs.rabbit.queue_info, cs.vhost, EVENT_LOG_QUEUE)
+    info = await asyncio.to_thread(queue_info, cs.rabbit, cs.vhost, EVENT_LOG_QUEUE)
     return node.name in info["online"]
 
 
@@ -169,7 +169,7 @@ class TestNodeLoss:
 
     async def test_the_stream_leader_killed(self, cluster_stack: ClusterStack, report):
         cs = cluster_stack
-        info = await asyncio.to_thread(cs.rabbit.queue_info, cs.vhost, EVENT_LOG_QUEUE)
+        info = await asyncio.to_thread(queue_info, cs.rabbit, cs.vhost, EVENT_LOG_QUEUE)
         leader = cs.rabbit.node_named(info["leader"])
         assert leader is cs.rabbit.nodes[1]  # declared through node 2; the API's node too
         created = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tests.support.cluster import RabbitCluster
+from tests.support.cluster import RabbitCluster, queue_info
 
 from qahub_contracts.amqp_endpoints import BrokerEndpoints
 from qahub_contracts.broker import declare_topology
@@ -22,6 +22,6 @@ class TestReplicatedLog:
             await declare_topology(connection, "1h", replicas=3)
         finally:
             await connection.close()
-        info = rabbit_cluster.queue_info(cluster_vhost, EVENT_LOG_QUEUE)
+        info = queue_info(rabbit_cluster, cluster_vhost, EVENT_LOG_QUEUE)
         assert sorted(info["members"]) == sorted(n.name for n in rabbit_cluster.nodes)
         assert info["leader"] == rabbit_cluster.nodes[1].name  # declared through node 2

@@ -94,11 +94,11 @@ class RabbitCluster:
         cookie.write_text(secrets.token_hex(20))
         cookie.chmod(0o400)
         first, *others = self.nodes
-        self._configure(first, peers=[])
+        _write_config(first, self.pki, peers=[])
         self._spawn(first)
         self.await_startup(first, timeout)
         for node in others:
-            self._configure(node, peers=[first])
+            _write_config(node, self.pki, peers=[first])
             self._spawn(node)
         for node in others:
             self.await_startup(node, timeout)
@@ -132,61 +132,11 @@ class RabbitCluster:
         self.await_startup(node, timeout)
         self.wait_running(timeout)
 
-    def _configure(self, node: Node, peers: list[Node]) -> None:
-        node.directory.mkdir(parents=True, exist_ok=True)
-        lines = [
-            f"listeners.tcp.default = 127.0.0.1:{node.amqp_port}",
-            f"listeners.ssl.default = 127.0.0.1:{node.amqps_port}",
-            "loopback_users = none",
-            f"ssl_options.cacertfile = {self.pki.ca}",
-            f"ssl_options.certfile = {self.pki.server_cert}",
-            f"ssl_options.keyfile = {self.pki.server_key}",
-            "ssl_options.verify = verify_peer",
-            "ssl_options.fail_if_no_peer_cert = true",
-            "log.console = false",
-            "log.file.level = info",
-        ]
-        if peers:
-            lines.append("cluster_formation.peer_discovery_backend = classic_config")
-            lines += [
-                f"cluster_formation.classic_config.nodes.{i} = {p.name}"
-                for i, p in enumerate(peers, 1)
-            ]
-        (node.directory / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
-        (node.directory / "enabled_plugins").write_text("[].\n")
-        (node.directory / "rabbitmq-env.conf").write_text("")
-
-    def _env(self, node: Node | None = None) -> dict[str, str]:
-        env = {
-            **os.environ,
-            "HOME": str(self.home),
-            "ERL_EPMD_ADDRESS": "127.0.0.1",
-            "RABBITMQ_CONF_ENV_FILE": str(self.base / "no-env.conf"),
-        }
-        if node is not None:
-            d = node.directory
-            env |= {
-                "RABBITMQ_NODENAME": node.name,
-                "RABBITMQ_NODE_PORT": str(node.amqp_port),
-                "RABBITMQ_DIST_PORT": str(node.dist_port),
-                "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
-                "RABBITMQ_LOG_BASE": str(d / "log"),
-                "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
-                "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
-                "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
-                "RABBITMQ_PID_FILE": str(d / "pid"),
-                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": _LOOPBACK_DIST,
-                # The start script then execs the Erlang VM instead of waiting on it as
-                # a child: our process IS the node, so a SIGKILL of it kills the node.
-                "RUNNING_UNDER_SYSTEMD": "true",
-            }
-        return env
-
     def _spawn(self, node: Node) -> None:
         with (node.directory / "server.out").open("ab") as out:
             node.process = subprocess.Popen(
                 [str(_SBIN / "rabbitmq-server")],
-                env=self._env(node),
+                env=_environment(self.home, self.base, node),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=node.directory,
@@ -199,7 +149,7 @@ class RabbitCluster:
         """``rabbitmqctl -n <node> ARGS``; its output (raises when it fails)."""
         result = subprocess.run(
             [str(_SBIN / "rabbitmqctl"), "-q", "-n", node.name, *args],
-            env=self._env(),
+            env=_environment(self.home, self.base),
             capture_output=True,
             timeout=timeout,
             check=False,
@@ -242,34 +192,6 @@ class RabbitCluster:
                 raise RuntimeError(f"cluster did not form: expected {expected}, saw {seen}")
             time.sleep(0.5)
 
-    def add_vhost(self, vhost: str) -> None:
-        via = self.any_running()
-        self.ctl(via, "add_vhost", vhost)
-        self.ctl(via, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-
-    def delete_vhost(self, vhost: str) -> None:
-        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
-            self.ctl(self.any_running(), "delete_vhost", vhost)
-
-    def queue_info(self, vhost: str, queue: str) -> dict[str, Any]:
-        """``name``, ``leader``, ``members`` and ``online`` of one queue."""
-        out = self.ctl(
-            self.any_running(),
-            "list_queues",
-            "-p",
-            vhost,
-            "name",
-            "leader",
-            "members",
-            "online",
-            "--formatter",
-            "json",
-        )
-        for row in json.loads(out):
-            if row["name"] == queue:
-                return dict(row)
-        raise LookupError(f"no queue {queue} in {vhost}")
-
     def node_named(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
 
@@ -280,3 +202,87 @@ class RabbitCluster:
         """``RABBITMQ_URL`` naming the nodes (indexes from 1) in ``order``."""
         picked = [self.nodes[i - 1] for i in order] if order else self.nodes
         return ",".join(n.url(vhost, tls=tls) for n in picked)
+
+
+def add_vhost(cluster: RabbitCluster, vhost: str) -> None:
+    via = cluster.any_running()
+    cluster.ctl(via, "add_vhost", vhost)
+    cluster.ctl(via, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+
+
+def delete_vhost(cluster: RabbitCluster, vhost: str) -> None:
+    with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+        cluster.ctl(cluster.any_running(), "delete_vhost", vhost)
+
+
+def queue_info(cluster: RabbitCluster, vhost: str, queue: str) -> dict[str, Any]:
+    """``name``, ``leader``, ``members`` and ``online`` of one queue."""
+    out = cluster.ctl(
+        cluster.any_running(),
+        "list_queues",
+        "-p",
+        vhost,
+        "name",
+        "leader",
+        "members",
+        "online",
+        "--formatter",
+        "json",
+    )
+    for row in json.loads(out):
+        if row["name"] == queue:
+            return dict(row)
+    raise LookupError(f"no queue {queue} in {vhost}")
+
+
+def _write_config(node: Node, pki: Pki, peers: list[Node]) -> None:
+    """The node's rabbitmq.conf (listeners, TLS, peers to join), plugins and env files."""
+    node.directory.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"listeners.tcp.default = 127.0.0.1:{node.amqp_port}",
+        f"listeners.ssl.default = 127.0.0.1:{node.amqps_port}",
+        "loopback_users = none",
+        f"ssl_options.cacertfile = {pki.ca}",
+        f"ssl_options.certfile = {pki.server_cert}",
+        f"ssl_options.keyfile = {pki.server_key}",
+        "ssl_options.verify = verify_peer",
+        "ssl_options.fail_if_no_peer_cert = true",
+        "log.console = false",
+        "log.file.level = info",
+    ]
+    if peers:
+        lines.append("cluster_formation.peer_discovery_backend = classic_config")
+        lines += [
+            f"cluster_formation.classic_config.nodes.{i} = {p.name}" for i, p in enumerate(peers, 1)
+        ]
+    (node.directory / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
+    (node.directory / "enabled_plugins").write_text("[].\n")
+    (node.directory / "rabbitmq-env.conf").write_text("")
+
+
+def _environment(home: Path, base: Path, node: Node | None = None) -> dict[str, str]:
+    """What rabbitmq-server (with ``node``) or rabbitmqctl (without) runs with."""
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "RABBITMQ_CONF_ENV_FILE": str(base / "no-env.conf"),
+    }
+    if node is not None:
+        d = node.directory
+        env |= {
+            "RABBITMQ_NODENAME": node.name,
+            "RABBITMQ_NODE_PORT": str(node.amqp_port),
+            "RABBITMQ_DIST_PORT": str(node.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(d / "log"),
+            "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
+            "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
+            "RABBITMQ_PID_FILE": str(d / "pid"),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": _LOOPBACK_DIST,
+            # The start script then execs the Erlang VM instead of waiting on it as
+            # a child: our process IS the node, so a SIGKILL of it kills the node.
+            "RUNNING_UNDER_SYSTEMD": "true",
+        }
+    return env
