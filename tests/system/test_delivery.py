@@ -64,11 +64,18 @@ class TestReplay:
     """A tab that was away reconnects with Last-Event-ID and gets exactly what it missed."""
 
     async def test_reconnect_on_the_other_relay_replays_in_order(self, system: System):
-        async with system.stream("42", relay=0) as tab:
-            await tab.until("recent")
-            await system.api.create("42", "seen")
-            last_seen = (await tab.next()).id
-        missed = [await system.api.create("42", f"missed {i}") for i in range(5)]
+        async with system.stream("42", relay=1) as watcher:
+            await watcher.until("recent")
+            async with system.stream("42", relay=0) as tab:
+                await tab.until("recent")
+                await system.api.create("42", "seen")
+                last_seen = (await tab.next()).id
+            missed = [await system.api.create("42", f"missed {i}") for i in range(5)]
+            # The other relay has indexed them all once its own tab got the last one: the
+            # reconnect below must replay all five, not some plus the rest live.
+            await watcher.until("notification")  # "seen"
+            for _ in missed:
+                await watcher.until("notification")
         async with system.stream("42", relay=1, last_event_id=last_seen) as tab:
             connected = await tab.next()
             assert data(connected)["recovered"] is True
