@@ -1,8 +1,10 @@
-"""API create throughput and commit->confirm latency, on SQLite and PostgreSQL.
+"""API create throughput and commit->confirm latency, on SQLite and PostgreSQL, HTTP and commands.
 
 Starts `qahub-notify api` as a child process per database (its own vhost and
 database), POSTs a bounded number of notifications with bounded concurrency,
-and reads the event log to time commit -> consume. Prints one JSON line per
+and reads the event log to time commit -> consume. Then, in the same run and
+process, publishes as many `notification.create` commands (DESIGN §9, bare
+aio-pika with confirms) and times them until their events are in the log. Prints one JSON line per
 database (details in bench/results/); loopback only; every loop bounded in count and time.
 
     uv run python bench/api_throughput.py [--count 3000] [--concurrency 32]
@@ -33,7 +35,12 @@ from wire import PostPool
 
 from qahub_contracts.auth import PUBLISH_SCOPE, mint_token
 from qahub_contracts.events import decode_event
-from qahub_contracts.topology import EVENT_LOG_QUEUE
+from qahub_contracts.topology import (
+    COMMAND_EXCHANGE,
+    COMMAND_QUEUE,
+    CREATE_COMMAND_KEY,
+    EVENT_LOG_QUEUE,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-that-is-long-enough-for-hs256"
@@ -77,6 +84,52 @@ async def _post_all(base: str, count: int, concurrency: int) -> tuple[float, lis
         )
         elapsed = time.perf_counter() - started
     return elapsed, pool.latencies
+
+
+async def _send_commands(amqp_url: str, count: int) -> None:
+    """Publish ``count`` commands, persistent and confirmed, up to 500 unconfirmed at once."""
+    token = mint_token(SECRET, "bench", scope=PUBLISH_SCOPE)
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(COMMAND_EXCHANGE)
+
+        async def send(i: int) -> None:
+            command_id = str(uuid.uuid4())
+            body = {
+                "commandId": command_id,
+                "schemaVersion": 1,
+                "type": "bench",
+                "notifiableType": "user",
+                "notifiableId": f"u{i % 100}",
+                "data": {"i": i},
+            }
+            message = aio_pika.Message(
+                orjson.dumps(body),
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=command_id,
+                headers={"authorization": f"Bearer {token}"},
+            )
+            await exchange.publish(message, CREATE_COMMAND_KEY, mandatory=True)
+
+        for start in range(0, count, 500):
+            await asyncio.gather(*(send(i) for i in range(start, min(count, start + 500))))
+
+
+async def _wait_consuming(amqp_url: str) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        for _ in range(300):
+            channel = await connection.channel()
+            try:
+                queue = await channel.declare_queue(COMMAND_QUEUE, passive=True)
+                if queue.declaration_result.consumer_count:
+                    return
+            except aio_pika.exceptions.ChannelClosed:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the API does not consume commands")
 
 
 async def _consume(amqp_url: str, count: int) -> list[float]:
@@ -153,6 +206,14 @@ async def run(database: str, count: int, concurrency: int) -> dict[str, object]:
         elapsed, latencies = await _post_all(base, count, concurrency)
         lags = await consumer
         cpu = _cpu_seconds(api.pid)
+        await _wait_consuming(amqp_url)
+        consumer = asyncio.create_task(_consume(amqp_url, count))
+        await asyncio.sleep(0.5)
+        started = time.perf_counter()
+        await _send_commands(amqp_url, count)
+        command_lags = await consumer
+        command_elapsed = time.perf_counter() - started
+        command_cpu = _cpu_seconds(api.pid)
     finally:
         api.terminate()
         api.wait(30)
@@ -174,6 +235,12 @@ async def run(database: str, count: int, concurrency: int) -> dict[str, object]:
         "commit_to_consume_p50_ms": round(statistics.median(lags) * 1000, 2),
         "commit_to_consume_p99_ms": round(_percentile(lags, 0.99) * 1000, 2),
         "api_cpu_s": cpu,
+        "commands_per_s": round(count / command_elapsed, 1),
+        "command_commit_to_consume_p50_ms": round(statistics.median(command_lags) * 1000, 2),
+        "command_commit_to_consume_p99_ms": round(_percentile(command_lags, 0.99) * 1000, 2),
+        "command_api_cpu_s": (
+            round(command_cpu - cpu, 2) if command_cpu is not None and cpu is not None else None
+        ),
     }
 
 

@@ -73,10 +73,9 @@ class Notifications:
         if not caller.may_notify(request.notifiable_id):
             raise Forbidden("this token may only notify its own user (scope notifications:publish)")
         digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
-        if idempotency_key is not None:
-            earlier = await self._replay(caller.user_id, idempotency_key, digest)
-            if earlier is not None:
-                return earlier
+        # Optimistic: insert first. A repeated key fails the insert (the key's primary
+        # key), and only then is the first answer read; a read before every keyed
+        # create cost more than the create itself.
         try:
             return await self._batcher.submit(caller.user_id, request, idempotency_key, digest)
         except IntegrityError:
