@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote, unquote, urlsplit
 
+import httpx
 import orjson
 import pytest
 from tests.api.conftest import SECRET, Api
@@ -12,8 +14,10 @@ from tests.support.servers import eventually
 from tests.support.stream import read_log
 
 from qahub_contracts.auth import mint_token
+from qahub_contracts.topology import COMMAND_QUEUE
 
 URL = "/api/v1/notifications"
+MANAGEMENT = "http://127.0.0.1:15672/api"
 
 
 async def _listed(api: Api, user: str) -> list[dict]:
@@ -144,4 +148,33 @@ class TestDeadLetters:
     async def _still_flowing(sender: Sender) -> None:
         marker = str(uuid.uuid4())
         answer = await sender.answer(await sender.send(command("42", marker), reply=True) or "")
+        assert answer["ok"] is True
+
+
+class TestBrokerDrop:
+    """FastStream issue #2758: after its connection is closed, the subscriber consumes again."""
+
+    async def test_commands_flow_after_the_connection_is_closed(
+        self, sender: Sender, rabbitmq_url: str
+    ):
+        vhost = unquote(urlsplit(rabbitmq_url).path.lstrip("/"))
+        async with httpx.AsyncClient(auth=("guest", "guest"), timeout=10) as http:
+
+            async def commands_connection() -> str | None:
+                """The connection that consumes the command queue (the API's subscriber)."""
+                listed = await http.get(f"{MANAGEMENT}/consumers/{quote(vhost, safe='')}")
+                names = [
+                    c["channel_details"]["connection_name"]
+                    for c in listed.json()
+                    if c["queue"]["name"] == COMMAND_QUEUE
+                ]
+                return names[0] if names else None
+
+            await eventually(commands_connection, timeout=15, what="the commands connection")
+            name = await commands_connection()
+            closed = await http.delete(f"{MANAGEMENT}/connections/{quote(name or '', safe='')}")
+            assert closed.status_code == 204
+        answer = await sender.answer(
+            await sender.send(command("42", "after the drop"), reply=True) or "", timeout=30
+        )
         assert answer["ok"] is True
