@@ -55,15 +55,22 @@ class TestLive:
         assert rules.live(again) == b""
         assert rules.delivered == 1
 
-    def test_a_creation_listed_in_recent_gives_an_id_only_frame(self):
-        """Not shown twice, and the client's Last-Event-ID still moves past it."""
+    def test_a_creation_listed_in_recent_gives_an_id_only_frame_and_its_stats(self):
+        """Not shown twice, the client's Last-Event-ID still moves past it, and its
+        counters follow (a page showed the new notification with "0 unread" until the
+        next change)."""
         rules = ConnectionFrames(horizon=-1)
         listed, other = entry(1), entry(2)
         assert listed.created_notification is not None
         rules.listed_in_recent([listed.created_notification])
         chunk = rules.live_chunk([listed, other])
         id_only = f"id: {sse_id(1, listed.event_id)}\n\n".encode()
-        assert chunk == id_only + other.live
+        assert chunk == id_only + listed.live[len(listed.frame) :] + other.live
+        frames, _ = parse_frames(chunk.decode())
+        assert [(f.event, f.id) for f in frames][:2] == [
+            ("message", sse_id(1, listed.event_id)),
+            ("stats", None),
+        ]
         assert rules.delivered == 1
 
 

@@ -7,11 +7,13 @@ For one connection, :meth:`ConnectionFrames.live` gives, per event:
 
 - nothing for an event at or below the hand-over *horizon* (the index's last
   offset when the replay was taken: the replay or the API snapshot covers it);
-- an id-only frame for the creation of a notification already listed in the
-  connection's ``recent`` frame: nothing is shown twice, and the client's
-  ``Last-Event-ID`` still advances (WHATWG keeps the id of a frame without
-  data), so a reconnect replays from there instead of answering
-  ``recovered: false``;
+- an id-only frame, then the event's ``stats``, for the creation of a
+  notification already listed in the connection's ``recent`` frame: nothing is
+  shown twice, the client's ``Last-Event-ID`` still advances (WHATWG keeps the
+  id of a frame without data), so a reconnect replays from there instead of
+  answering ``recovered: false``, and its counters follow the change as for
+  any other live event (the ``recent`` may be newer than the ``stats`` it came
+  with: the snapshot's or the latest indexed);
 - nothing for an ``eventId`` already written to this connection (the last
   4096 of them: a republished duplicate the index did not catch);
 - otherwise the event's frames: the event and its ``stats``.
@@ -89,7 +91,8 @@ class ConnectionFrames:
 
     def _frames(self, entry: IndexedEvent, *, live: bool) -> bytes:
         if self._listed and entry.created_notification in self._listed:
-            return sse.encode_frame(id=sse_id(entry.offset, entry.event_id))
+            id_only = sse.encode_frame(id=sse_id(entry.offset, entry.event_id))
+            return id_only + entry.stats_frame if live else id_only
         if self._seen is None:
             self._seen = _SeenIds(_SEEN_LIMIT)
         if not self._seen.add(entry.event_id):

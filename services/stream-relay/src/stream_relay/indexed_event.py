@@ -183,6 +183,11 @@ class IndexedEvent:
         return self._live if self._live is not None else self._encode()
 
     @property
+    def stats_frame(self) -> bytes:
+        """The event's ``stats`` frame alone (what follows its own frame live)."""
+        return self.live[self._frame_end :]
+
+    @property
     def event_id(self) -> UUID:
         if self._event_id is None:
             self._event_id = UUID(self.key)
