@@ -28,7 +28,15 @@ from sqlalchemy.ext.asyncio import (
 
 T = TypeVar("T")
 
-__all__ = ["Database", "EngineWriter", "SqliteWriter", "Writer", "create_engine", "open_database"]
+__all__ = [
+    "Database",
+    "EngineWriter",
+    "SqliteWriter",
+    "Writer",
+    "create_engine",
+    "open_database",
+    "read_one_snapshot",
+]
 
 
 class Writer(Protocol):
@@ -94,6 +102,24 @@ class Database:
     async def close(self) -> None:
         await asyncio.to_thread(self.writer.close)
         await self.engine.dispose()
+
+
+async def read_one_snapshot(session: AsyncSession) -> None:
+    """Make every later statement of ``session`` read one snapshot of the database.
+
+    Call it first, before any statement. Without it each statement sees the
+    commits made before *it* (PostgreSQL's READ COMMITTED; SQLite's reader
+    connection, in autocommit, starts a read transaction per statement), so
+    two SELECTs may describe two different moments. On PostgreSQL the
+    transaction becomes REPEATABLE READ, read only; on SQLite it is opened
+    with a deferred ``BEGIN``, which takes the WAL snapshot at the first read
+    and never the write lock. The session's end closes it (a rollback).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await (await session.connection()).exec_driver_sql("BEGIN")
+    else:
+        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        await session.connection(execution_options=options)
 
 
 def open_database(url: str) -> Database:

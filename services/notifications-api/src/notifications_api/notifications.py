@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Row, Select, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from notifications_api import counters, outbox
-from notifications_api.database import Database
+from notifications_api.database import Database, read_one_snapshot
 from notifications_api.errors import Forbidden, IdempotencyConflict, NotFound
 from notifications_api.group_commit import CreateBatcher, PendingCreate
 from notifications_api.models import IdempotencyKey, Notification, table_of, utcnow
@@ -118,10 +118,12 @@ class Notifications:
             return counters.to_stats((await session.execute(counters.stats_of(user_id))).first())
 
     async def snapshot(self, user_id: str, limit: int) -> api.Snapshot:
-        """The user's counters and ``limit`` newest unread notifications, in one session
-        (one request where a stream's relay used to make two)."""
+        """The user's counters and ``limit`` newest unread notifications, both read from
+        one snapshot of the database (one request where a stream's relay used to make
+        two, which could not agree with each other)."""
         query = _owned(user_id, "unread").order_by(_TABLE.c.seq.desc()).limit(limit)
         async with self._sessions() as session:
+            await read_one_snapshot(session)
             stats = counters.to_stats((await session.execute(counters.stats_of(user_id))).first())
             rows = (await session.execute(query)).all()
         return api.Snapshot(stats=stats, recent=[_wire(r) for r in rows])
