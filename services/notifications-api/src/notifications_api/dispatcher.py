@@ -1,6 +1,6 @@
 """The outbox dispatcher: pending rows -> publish with confirms -> settle.
 
-One loop per API instance. Each step: be connected (:mod:`~notifications_api.publisher`),
+One loop per API instance. Each step: be connected (:mod:`~notifications_api.broker_link`),
 be the leader (:mod:`~notifications_api.leadership`), read the oldest pending
 rows, publish each user's rows one after another (different users at once),
 and hand the confirmed ids to :mod:`~notifications_api.settling` for deletion.
@@ -21,10 +21,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Final
 
-from aio_pika.exceptions import DeliveryError, PublishError
+from aio_pika.exceptions import DeliveryError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications_api import outbox
+from notifications_api.broker_link import BrokerLink
 from notifications_api.database import Writer
 from notifications_api.leadership import Leadership
 from notifications_api.metrics import ApiMetrics
@@ -37,7 +38,6 @@ __all__ = ["OutboxDispatcher"]
 log = logging.getLogger("notifications_api.outbox")
 
 _MAX_BACKOFF: Final = 5.0
-_CLOSE_TIMEOUT: Final = 2.0
 
 
 @dataclass
@@ -67,7 +67,7 @@ class OutboxDispatcher:
         self._writer = writer
         self._leadership = leadership
         self._settling = Settling(writer)
-        self._publisher: Publisher | None = None
+        self._link = BrokerLink(settings, metrics, on_lost=self.wake)
         self._wakeup = asyncio.Event()
         self._stopped = asyncio.Event()
         self._backoff = 0.0
@@ -75,7 +75,7 @@ class OutboxDispatcher:
     @property
     def broker_connected(self) -> bool:
         """True while the broker link is open (false as soon as it closes)."""
-        return self._publisher is not None and self._publisher.is_open
+        return self._link.connected
 
     def wake(self) -> None:
         """Tell the dispatcher that new rows were committed."""
@@ -95,18 +95,19 @@ class OutboxDispatcher:
                     await self._idle()
         finally:
             await self._settling.stop()
-            await self._disconnect()
+            await self._link.close()
             await self._resign()
 
     async def _step(self) -> int:
         try:
-            publisher = await self._connected()
+            publisher = await self._link.publisher()
             if not await self._leadership.hold():
                 return 0
             self._metrics.dispatcher_leader.set(1)
             published = await self._dispatch(publisher)
         except PUBLISH_ERRORS as exc:
-            await self._broker_failed(exc)
+            await self._link.failed(exc)
+            self._back_off()
             return 0
         except Exception as exc:  # noqa: BLE001 - the database may fail in many ways
             log.warning("outbox dispatch failed: %s: %s", type(exc).__name__, exc)
@@ -129,24 +130,6 @@ class OutboxDispatcher:
 
     def _back_off(self) -> None:
         self._backoff = min(max(self._backoff * 2, 0.2), _MAX_BACKOFF)
-
-    async def _connected(self) -> Publisher:
-        if self._publisher is None or not self._publisher.is_open:
-            self._publisher = await Publisher.connect(
-                self._settings.broker_endpoints,
-                max_age=self._settings.event_log_max_age,
-                replicas=self._settings.event_log_replicas,
-                on_lost=self._lost,
-            )
-            self._metrics.broker_up.set(1)
-            log.info("connected to RabbitMQ")
-        return self._publisher
-
-    def _lost(self, reason: BaseException | None) -> None:
-        """The broker link closed under us: say so now, reconnect on the next step."""
-        self._metrics.broker_up.set(0)
-        log.warning("connection to RabbitMQ lost (%s); reconnecting", reason or "closed")
-        self._wakeup.set()
 
     async def _dispatch(self, publisher: Publisher) -> int:
         size = self._settings.outbox_batch_size
@@ -191,20 +174,6 @@ class OutboxDispatcher:
             result.confirmed.append(row.id)
             self._metrics.publish_seconds.observe(outbox.since_commit(row.created_at))
         return result
-
-    async def _broker_failed(self, exc: BaseException) -> None:
-        reason = "unroutable" if isinstance(exc, PublishError) else type(exc).__name__
-        self._metrics.publish_failures.labels(reason).inc()
-        log.warning("publish failed (%s); events stay pending and are retried", reason)
-        # Reconnect next time: redeclares the topology (a removed binding heals).
-        await self._disconnect()
-        self._back_off()
-
-    async def _disconnect(self) -> None:
-        publisher, self._publisher = self._publisher, None
-        self._metrics.broker_up.set(0)
-        if publisher is not None:
-            await publisher.close(_CLOSE_TIMEOUT)
 
     async def _resign(self) -> None:
         self._metrics.dispatcher_leader.set(0)
