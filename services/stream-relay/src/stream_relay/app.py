@@ -19,6 +19,7 @@ from typing import TypedDict
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from qahub_contracts.logs import access_line
 from stream_relay.errors import install_error_handlers
 from stream_relay.relay import Relay, running_relay
 from stream_relay.routes import router
@@ -62,15 +63,12 @@ class AccessLog:
 
 
 def log_request(scope: Scope, status: int, started: float) -> None:
-    """The access-log line of one request (no query string)."""
+    """The access-log line of one request, in the services' one format (no query string;
+    control characters escaped, so a crafted path cannot forge a line)."""
     client = scope.get("client") or ("-", 0)
-    access_log.info(
-        '%s "%s %s" %d %.1fms',
-        client[0],
-        scope["method"],
-        scope["path"],
-        status,
-        (time.monotonic() - started) * 1000,
+    seconds = time.monotonic() - started
+    access_line(
+        access_log, client[0], scope["method"], scope["path"], status=status, seconds=seconds
     )
 
 
