@@ -153,3 +153,35 @@ async def _at_least(http: httpx.AsyncClient, api: Api, count: int) -> bool:
 
 async def _paused(http: httpx.AsyncClient, value: int) -> bool:
     return f"commands_paused {float(value)}" in (await http.get("/metrics")).text
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+class TestPoisonCommand:
+    """A command the database refuses while it answers is retried, then dead-lettered by the
+    queue's delivery limit; the commands around it are created."""
+
+    async def test_delivery_limit_and_the_others_created(
+        self, database_url: str, rabbitmq_url: str
+    ):
+        await migrate(database_url)
+        settings = api_settings(database_url, rabbitmq_url)
+        async with (
+            serving(create_app(settings)) as base,
+            httpx.AsyncClient(base_url=base, timeout=10) as http,
+        ):
+            api = Api(http, settings)
+            await wait_for_command_consumer(rabbitmq_url)
+            poison = command("42", {"text": "nul \x00 in JSONB"})  # PostgreSQL refuses it
+            await _publish(
+                rabbitmq_url,
+                [*(command("42", f"n{i}") for i in range(10)), poison, command("42", "last")],
+            )
+            await eventually(lambda: _at_least(http, api, 11), timeout=30, what="the others")
+            await eventually(
+                lambda: _dead(rabbitmq_url, 1), timeout=30, what="the poison dead-lettered"
+            )
+            assert await _total(http, api, "42") == 11
+
+
+async def _dead(rabbitmq_url: str, count: int) -> bool:
+    return await _depth(rabbitmq_url, COMMAND_DEAD_QUEUE) >= count

@@ -49,7 +49,6 @@ __all__ = ["DEAD_LETTERS", "Commands", "refusal_of_body"]
 log = logging.getLogger("notifications_api.commands")
 
 DEAD_LETTERS: Final = RabbitExchange(COMMAND_DLX, type=ExchangeType.FANOUT, durable=True)
-_MAX_ATTEMPTS: Final = 20  # creates failing right after the database answered again
 
 
 class Commands:
@@ -77,26 +76,27 @@ class Commands:
             Unauthorized: no bearer token in ``authorization``, or an invalid one.
             Forbidden: a user token names another recipient.
             IdempotencyConflict: this commandId came before with another body.
-            Any other error after ``_MAX_ATTEMPTS`` outages: the message is returned
-            to the queue, and the queue's delivery limit dead-letters it.
+            Any other error while the database answers: the message is returned to
+            the queue, whose delivery limit dead-letters one that keeps failing.
         """
         caller = await self._caller(headers)
         # The REST body the command carries (every field REST has, and only those).
         fields = api.CreateNotification.model_fields
         request = api.CreateNotification(**{name: getattr(command, name) for name in fields})
         key = str(command.command_id)
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
+        while True:
             await self._gate.passed()
             try:
                 notification = await self._notifications.create(caller, request, key)
             except UNAVAILABLE_ERRORS as exc:
-                if not is_unavailable(exc) or attempt == _MAX_ATTEMPTS:
+                # The database still answers: the error is this command's own (a bug
+                # or a value the database refuses); it goes back to the queue.
+                if not is_unavailable(exc) or await self._gate.answers():
                     raise
                 self._gate.close(exc)
                 continue
             self._metrics.commands.labels("created", "").inc()
             return CommandSucceeded(notification=notification).model_dump(mode="json")
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _caller(self, headers: dict[str, Any]) -> Principal:
         value = headers.get(AUTHORIZATION_HEADER)

@@ -56,6 +56,14 @@ class DatabaseGate:
         """Return once the database answers (at once while the gate is open)."""
         await self._open.wait()
 
+    async def answers(self) -> bool:
+        """Whether the database answers a probe now (to tell an outage from a bad command)."""
+        try:
+            await self._probe()
+        except UNAVAILABLE_ERRORS:
+            return False
+        return True
+
     def close(self, error: BaseException) -> None:
         """The database failed: pause until a probe succeeds (one probe task at a time)."""
         if not self._open.is_set():

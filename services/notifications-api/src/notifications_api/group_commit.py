@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from notifications_api.database import Writer
 from notifications_api.errors import IdempotencyConflict
@@ -98,8 +98,8 @@ class CreateBatcher:
         fresh = _unique_keys(batch)
         try:
             created = await self._writer.run(lambda connection: self._insert(connection, fresh))
-        except IntegrityError as exc:
-            if len(fresh) > 1:  # a key raced another process: retry one by one
+        except DBAPIError as exc:
+            if len(fresh) > 1 and _about_a_row(exc):  # retry one by one: one create fails
                 for item in fresh:
                     await self._commit([item])
                 return
@@ -112,6 +112,16 @@ class CreateBatcher:
             if not item.future.done():
                 item.future.set_result(notification)
         self._on_commit()
+
+
+def _about_a_row(error: DBAPIError) -> bool:
+    """An error one create of the batch may have caused (a key that raced another process,
+    a value the database refuses), not an unreachable database: worth retrying one by one."""
+    if isinstance(error, IntegrityError):
+        return True
+    return not isinstance(error, OperationalError | InterfaceError) and not (
+        error.connection_invalidated
+    )
 
 
 def _unique_keys(batch: list[PendingCreate]) -> list[PendingCreate]:
