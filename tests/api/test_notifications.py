@@ -251,7 +251,8 @@ class TestOne:
         assert again["readAt"] == read["readAt"]
         unread = (await api.http.patch(path, json={"read": False}, headers=me)).json()
         assert unread["readAt"] is None
-        assert await api.stats("42") == {"total": 1, "unread": 1, "read": 0, "unseen": 1}
+        assert unread["seenAt"] == read["seenAt"]  # marking unread leaves it seen
+        assert await api.stats("42") == {"total": 1, "unread": 1, "read": 0, "unseen": 0}
 
     @pytest.mark.parametrize("body", [{}, {"read": "maybe"}, {"read": True, "x": 1}])
     async def test_patch_with_a_bad_body_gets_422(self, api: Api, body):

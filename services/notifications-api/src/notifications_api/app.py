@@ -23,6 +23,7 @@ from notifications_api.errors import install_error_handlers
 from notifications_api.leadership import leadership_for
 from notifications_api.metrics import ApiMetrics
 from notifications_api.notifications import Notifications
+from notifications_api.preferences import PreferenceStore
 from notifications_api.rate_limit import RateLimiter
 from notifications_api.settings import ApiSettings
 from qahub_contracts.logs import quiet_broker_drops
@@ -52,7 +53,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             leadership=leadership_for(database.engine),
         )
         task = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
-        notifications = Notifications(database, dispatcher.wake)
+        preferences = PreferenceStore(database)
+        notifications = Notifications(database, dispatcher.wake, preferences)
         notifications.start()
         verifier = settings.token_verifier()
         gate = DatabaseGate(lambda: database.writer.run(_probe), metrics.commands_paused.set)
@@ -68,6 +70,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 sessions=database.sessions,
                 verifier=verifier,
                 notifications=notifications,
+                preferences=preferences,
                 dispatcher=dispatcher,
                 metrics=metrics,
                 rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
@@ -98,7 +101,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=False,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", IDEMPOTENCY_KEY_HEADER],
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

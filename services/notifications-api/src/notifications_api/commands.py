@@ -95,8 +95,13 @@ class Commands:
                     raise
                 self._gate.close(exc)
                 continue
-            self._metrics.commands.labels("created", "").inc()
-            return CommandSucceeded(notification=notification).model_dump(mode="json")
+            if isinstance(notification, api.Suppressed):
+                self._metrics.commands.labels("suppressed", "").inc()
+                reply = CommandSucceeded(suppressed=True, reason=notification.reason)
+            else:
+                self._metrics.commands.labels("created", "").inc()
+                reply = CommandSucceeded(notification=notification)
+            return reply.model_dump(mode="json")
 
     async def _caller(self, headers: dict[str, Any]) -> Principal:
         value = headers.get(AUTHORIZATION_HEADER)

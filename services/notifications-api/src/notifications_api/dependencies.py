@@ -11,10 +11,11 @@ from notifications_api.auth import authenticate
 from notifications_api.dispatcher import OutboxDispatcher
 from notifications_api.metrics import ApiMetrics
 from notifications_api.notifications import Notifications
+from notifications_api.preferences import PreferenceStore
 from notifications_api.rate_limit import RateLimiter
 from qahub_contracts.auth import Principal, TokenVerifier
 
-__all__ = ["CurrentUser", "NotificationsDep", "State", "StateDep"]
+__all__ = ["CurrentUser", "NotificationsDep", "PreferencesDep", "State", "StateDep"]
 
 
 class State(TypedDict):
@@ -24,6 +25,7 @@ class State(TypedDict):
     sessions: async_sessionmaker[AsyncSession]
     verifier: TokenVerifier
     notifications: Notifications
+    preferences: PreferenceStore
     dispatcher: OutboxDispatcher
     metrics: ApiMetrics
     rate_limiter: RateLimiter
@@ -45,6 +47,11 @@ async def _notifications(request: Request) -> Notifications:
     return (await _state(request))["notifications"]
 
 
+async def _preferences(request: Request) -> PreferenceStore:
+    return (await _state(request))["preferences"]
+
+
 StateDep = Annotated[State, Depends(_state)]
 CurrentUser = Annotated[Principal, Depends(_principal)]
 NotificationsDep = Annotated[Notifications, Depends(_notifications)]
+PreferencesDep = Annotated[PreferenceStore, Depends(_preferences)]

@@ -29,6 +29,7 @@ __all__ = [
     "IdempotencyKey",
     "Notification",
     "OutboxEvent",
+    "Preference",
     "UserCounter",
     "table_of",
     "utcnow",
@@ -86,16 +87,35 @@ class Notification(Base):
     data: Mapped[Any] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
     read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class UserCounter(Base):
-    """Exact per-user counters, updated under the row lock in each write transaction."""
+    """Exact per-user counters, updated under the row lock in each write transaction.
+
+    Archived notifications count in none of them (DESIGN §13).
+    """
 
     __tablename__ = "user_counters"
 
     user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     total: Mapped[int] = mapped_column(BigInteger, default=0)
     unread: Mapped[int] = mapped_column(BigInteger, default=0)
+    unseen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class Preference(Base):
+    """A user's delivery preferences (DESIGN §13): the ``Preferences`` document as JSON.
+
+    No row: the defaults (every type delivered).
+    """
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    document: Mapped[Any] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class OutboxEvent(Base):

@@ -1,25 +1,31 @@
-"""REST routes of DESIGN §4: thin handlers over the use cases."""
+"""REST routes of DESIGN §4 and §13: thin handlers over the use cases."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
-from notifications_api.dependencies import CurrentUser, NotificationsDep
+from notifications_api.dependencies import CurrentUser, NotificationsDep, PreferencesDep
 from notifications_api.errors import NotFound
-from notifications_api.notifications import Status
+from notifications_api.rows import Status
 from qahub_contracts.api import (
+    ArchivedCount,
+    BulkArchive,
     BulkDelete,
     BulkRead,
+    BulkSeen,
     CreateNotification,
     DeletedCount,
     ErrorBody,
     Notification,
     NotificationPage,
+    Preferences,
+    ReplacePreferences,
     Snapshot,
     Stats,
+    Suppressed,
     UpdatedCount,
     UpdateNotification,
 )
@@ -45,14 +51,22 @@ def _notification_id(raw: str) -> uuid.UUID:
         raise NotFound("notification not found") from None
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": Suppressed, "description": "the recipient turned this type off"}},
+)
 async def create_notification(
     body: CreateNotification,
     caller: CurrentUser,
     notifications: NotificationsDep,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> Notification:
-    return await notifications.create(caller, body, idempotency_key)
+) -> Notification | Suppressed:
+    created = await notifications.create(caller, body, idempotency_key)
+    if isinstance(created, Suppressed):
+        response.status_code = status.HTTP_200_OK
+    return created
 
 
 @router.get("")
@@ -89,6 +103,35 @@ async def mark_read(
     return UpdatedCount(updated=await notifications.mark_all_read(caller.user_id, ids))
 
 
+@router.post("/seen")
+async def mark_seen(
+    caller: CurrentUser, notifications: NotificationsDep, body: BulkSeen | None = None
+) -> UpdatedCount:
+    ids = body.ids if body is not None else None
+    return UpdatedCount(updated=await notifications.mark_seen(caller.user_id, ids))
+
+
+@router.post("/archive")
+async def archive(
+    body: BulkArchive, caller: CurrentUser, notifications: NotificationsDep
+) -> ArchivedCount:
+    return ArchivedCount(archived=await notifications.archive(caller.user_id, body.ids))
+
+
+@router.get("/preferences")
+async def get_preferences(caller: CurrentUser, preferences: PreferencesDep) -> Preferences:
+    """The caller's own delivery preferences."""
+    return await preferences.get(caller.user_id)
+
+
+@router.put("/preferences")
+async def put_preferences(
+    body: ReplacePreferences, caller: CurrentUser, preferences: PreferencesDep
+) -> Preferences:
+    """Replace the caller's own delivery preferences (never another user's)."""
+    return await preferences.replace(caller.user_id, body)
+
+
 @router.post("/delete")
 async def delete_many(
     body: BulkDelete, caller: CurrentUser, notifications: NotificationsDep
@@ -110,11 +153,7 @@ async def update_notification(
     caller: CurrentUser,
     notifications: NotificationsDep,
 ) -> Notification:
-    if body.read is None:  # seen/archived arrive with the inbox-state use cases (DESIGN §13)
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "read: field required")
-    return await notifications.mark(
-        caller.user_id, _notification_id(notification_id), read=body.read
-    )
+    return await notifications.update(caller.user_id, _notification_id(notification_id), body)
 
 
 @router.delete("/{notification_id}", status_code=status.HTTP_204_NO_CONTENT)
