@@ -6,7 +6,11 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from jwt.algorithms import HMACAlgorithm
 from pydantic import ValidationError
 
 import qahub_contracts
@@ -192,6 +196,48 @@ class TestTokens:
         for _ in range(2):
             with pytest.raises(auth.TokenError):
                 verifier.verify_sync(forged)
+
+    def test_the_secret_is_prepared_once_not_per_token(self, monkeypatch: pytest.MonkeyPatch):
+        """PyJWT parsed the secret as a DER key on every verification (CPU in a storm)."""
+        verifier = auth.TokenVerifier(secret=self.SECRET)
+        parsed: list[bytes] = []
+        original = HMACAlgorithm._is_der_key
+
+        def counted(key: bytes) -> bool:
+            parsed.append(key)
+            return original(key)
+
+        tokens = {user: auth.mint_token(self.SECRET, user) for user in ("1", "2", "3")}
+        forged = auth.mint_token("y" * 40, "4")
+        monkeypatch.setattr(HMACAlgorithm, "_is_der_key", staticmethod(counted))
+        for user, token in tokens.items():
+            assert verifier.verify_sync(token).user_id == user
+        with pytest.raises(auth.TokenError):
+            verifier.verify_sync(forged)
+        assert parsed == []
+
+    def test_algorithms_stay_pinned(self):
+        verifier = auth.TokenVerifier(secret=self.SECRET)
+        claims = {"sub": "42", "exp": int(time.time()) + 60}
+        for token in (
+            jwt.encode(claims, self.SECRET * 2, algorithm="HS512"),
+            jwt.encode(claims, None, algorithm="none"),
+        ):
+            with pytest.raises(auth.TokenError):
+                verifier.verify_sync(token)
+
+    def test_a_public_key_is_refused_as_a_secret(self):
+        pem = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            .public_key()
+            .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+        with pytest.raises(ValueError, match="shared secret"):
+            auth.TokenVerifier(secret=pem)
+        token = jwt.encode({"sub": "42", "exp": int(time.time()) + 60}, "k" * 40)
+        with pytest.raises(auth.TokenError):
+            auth.TokenVerifier(public_key=pem).verify_sync(token)  # HS256 with a public key
 
     def test_exactly_one_key_source(self):
         with pytest.raises(ValueError, match="exactly one"):

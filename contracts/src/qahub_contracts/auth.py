@@ -26,6 +26,7 @@ import jwt
 from cachetools import TLRUCache
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt.algorithms import HMACAlgorithm
 
 __all__ = [
     "ADMIN_ROLE",
@@ -80,6 +81,39 @@ class Principal:
         return self.expires_at - time.time()
 
 
+class _OnceKeyedHmac(HMACAlgorithm):
+    """HS256 whose secret is checked and converted once, at construction.
+
+    PyJWT prepares the key on every verification (for HMAC it rules out PEM, SSH
+    and DER keys, parsing the secret as DER each time); given back the very
+    object prepared here it is returned as is. Any other key is prepared as
+    PyJWT always does.
+    """
+
+    def __init__(self, secret: str) -> None:
+        super().__init__(HMACAlgorithm.SHA256)
+        try:
+            self.prepared = super().prepare_key(secret)
+        except jwt.InvalidKeyError as exc:
+            msg = "JWT_SECRET must be a shared secret, not a public or private key"
+            raise ValueError(msg) from exc
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        if key is self.prepared:
+            return key
+        return super().prepare_key(key)
+
+
+class _Decoder(jwt.PyJWT):
+    """PyJWT whose HS256 is :class:`_OnceKeyedHmac` (its own algorithm registry)."""
+
+    def __init__(self, hmac: _OnceKeyedHmac | None) -> None:
+        super().__init__()
+        if hmac is not None:
+            self._jws.unregister_algorithm("HS256")
+            self._jws.register_algorithm("HS256", hmac)
+
+
 def _algorithms_for(public_key_pem: str) -> list[str]:
     key = load_pem_public_key(public_key_pem.encode())
     if isinstance(key, rsa.RSAPublicKey):
@@ -110,10 +144,15 @@ class TokenVerifier:
         if len(sources) != 1:
             msg = "configure exactly one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL"
             raise ValueError(msg)
-        self._key: Any = secret or public_key
+        # Keys are prepared once here, not per verification: the HMAC secret by
+        # _OnceKeyedHmac, a PEM public key parsed into its key object.
+        hmac = _OnceKeyedHmac(secret) if secret else None
+        self._decoder = _Decoder(hmac)
+        self._key: Any = hmac.prepared if hmac else None
         self._algorithms = ["HS256"] if secret else ["RS256", "ES256"]
         if public_key:
             self._algorithms = _algorithms_for(public_key)
+            self._key = load_pem_public_key(public_key.encode())
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, timeout=5) if jwks_url else None
         self._audience = audience
         self._issuer = issuer
@@ -163,7 +202,7 @@ class TokenVerifier:
         if not token or len(token) > MAX_TOKEN_BYTES:
             raise TokenError("malformed token")
         try:
-            claims = jwt.decode(
+            claims = self._decoder.decode(
                 token,
                 key,
                 algorithms=self._algorithms,
