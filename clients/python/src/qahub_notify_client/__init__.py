@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from qahub_contracts.api import Notification, Stats
+from qahub_contracts.api import Notification, Preferences, Stats, Suppressed
 from qahub_notify_client._async_client import AsyncNotificationsClient
 from qahub_notify_client._client import NotificationsClient
 from qahub_notify_client._errors import (
@@ -38,10 +38,12 @@ __all__ = [
     "NotFound",
     "Notification",
     "NotificationsClient",
+    "Preferences",
     "QaHubError",
     "RateLimited",
     "Stats",
     "StreamEvent",
+    "Suppressed",
     "Unauthorized",
     "Unavailable",
     "ValidationFailed",

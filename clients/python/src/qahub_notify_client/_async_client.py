@@ -14,7 +14,7 @@ from uuid import UUID
 
 import httpx
 
-from qahub_contracts.api import Notification, Stats
+from qahub_contracts.api import Notification, Preferences, ReplacePreferences, Stats, Suppressed
 from qahub_notify_client import _rest
 from qahub_notify_client._auth import AsyncToken, BearerAuth
 from qahub_notify_client._errors import QaHubError
@@ -48,10 +48,16 @@ class AsyncNotificationsClient:
         self._backoff = Backoff(retries=retries)
 
     async def send(
-        self, to: str, type: str, data: str | dict[str, Any], idempotency_key: str | None = None
-    ) -> Notification:
+        self,
+        to: str,
+        type: str,
+        data: str | dict[str, Any],
+        idempotency_key: str | None = None,
+        *,
+        critical: bool = False,
+    ) -> Notification | Suppressed:
         """Create a notification for user ``to``; retried like :meth:`NotificationsClient.send`."""
-        call = _rest.create(to, type, data, idempotency_key)
+        call = _rest.create(to, type, data, idempotency_key, critical=critical)
         attempt = 0
         while True:
             attempt += 1
@@ -74,6 +80,33 @@ class AsyncNotificationsClient:
     async def mark_read(self, id: UUID | str, *, read: bool = True) -> Notification:
         """Mark one notification read (or unread); returns it updated."""
         return await self._call(_rest.mark_read(id, read=read))
+
+    async def update(
+        self,
+        id: UUID | str,
+        *,
+        read: bool | None = None,
+        seen: bool | None = None,
+        archived: bool | None = None,
+    ) -> Notification:
+        """See :meth:`NotificationsClient.update`."""
+        return await self._call(_rest.update(id, read=read, seen=seen, archived=archived))
+
+    async def mark_seen(self, ids: Iterable[UUID | str] | None = None) -> int:
+        """See :meth:`NotificationsClient.mark_seen`."""
+        return await self._call(_rest.mark_seen(ids))
+
+    async def archive(self, ids: Iterable[UUID | str]) -> int:
+        """See :meth:`NotificationsClient.archive`."""
+        return await self._call(_rest.archive(ids))
+
+    async def preferences(self) -> Preferences:
+        """See :meth:`NotificationsClient.preferences`."""
+        return await self._call(_rest.preferences())
+
+    async def set_preferences(self, preferences: Preferences | ReplacePreferences) -> Preferences:
+        """See :meth:`NotificationsClient.set_preferences`."""
+        return await self._call(_rest.put_preferences(preferences))
 
     async def mark_all_read(self, ids: Iterable[UUID | str] | None = None) -> int:
         """Mark ``ids`` (every unread one when ``None``) read; returns how many changed."""

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import httpx
 
-from qahub_contracts.api import Notification, Stats
+from qahub_contracts.api import Notification, Preferences, ReplacePreferences, Stats, Suppressed
 from qahub_notify_client import _rest
 from qahub_notify_client._auth import BearerAuth, Token
 from qahub_notify_client._errors import QaHubError
@@ -48,15 +48,24 @@ class NotificationsClient:
         self._backoff = Backoff(retries=retries)
 
     def send(
-        self, to: str, type: str, data: str | dict[str, Any], idempotency_key: str | None = None
-    ) -> Notification:
+        self,
+        to: str,
+        type: str,
+        data: str | dict[str, Any],
+        idempotency_key: str | None = None,
+        *,
+        critical: bool = False,
+    ) -> Notification | Suppressed:
         """Create a notification for user ``to``; safe to call again with the same key.
+
+        Returns :class:`Suppressed` (nothing created) when ``to`` turned this type off,
+        unless ``critical`` (a token with the publish scope only: DESIGN §13).
 
         Timeouts, lost connections, 429 (after its ``Retry-After``) and 5xx answers are
         retried with the same Idempotency-Key (a fresh one when none is given), so
         one call creates at most one notification.
         """
-        call = _rest.create(to, type, data, idempotency_key)
+        call = _rest.create(to, type, data, idempotency_key, critical=critical)
         attempt = 0
         while True:
             attempt += 1
@@ -79,6 +88,33 @@ class NotificationsClient:
     def mark_read(self, id: UUID | str, *, read: bool = True) -> Notification:
         """Mark one notification read (or unread); returns it updated."""
         return self._call(_rest.mark_read(id, read=read))
+
+    def update(
+        self,
+        id: UUID | str,
+        *,
+        read: bool | None = None,
+        seen: bool | None = None,
+        archived: bool | None = None,
+    ) -> Notification:
+        """Set any of read, seen, archived on one notification; returns it updated."""
+        return self._call(_rest.update(id, read=read, seen=seen, archived=archived))
+
+    def mark_seen(self, ids: Iterable[UUID | str] | None = None) -> int:
+        """Mark ``ids`` (every unseen one when ``None``) seen; returns how many changed."""
+        return self._call(_rest.mark_seen(ids))
+
+    def archive(self, ids: Iterable[UUID | str]) -> int:
+        """Archive ``ids``; returns how many were not archived before."""
+        return self._call(_rest.archive(ids))
+
+    def preferences(self) -> Preferences:
+        """The caller's delivery preferences."""
+        return self._call(_rest.preferences())
+
+    def set_preferences(self, preferences: Preferences | ReplacePreferences) -> Preferences:
+        """Replace the caller's delivery preferences; returns them as stored."""
+        return self._call(_rest.put_preferences(preferences))
 
     def mark_all_read(self, ids: Iterable[UUID | str] | None = None) -> int:
         """Mark ``ids`` (every unread one when ``None``) read; returns how many changed."""

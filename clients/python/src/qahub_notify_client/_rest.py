@@ -17,7 +17,14 @@ from uuid import UUID
 
 import httpx
 
-from qahub_contracts.api import Notification, NotificationPage, Stats
+from qahub_contracts.api import (
+    Notification,
+    NotificationPage,
+    Preferences,
+    ReplacePreferences,
+    Stats,
+    Suppressed,
+)
 from qahub_contracts.topology import IDEMPOTENCY_KEY_HEADER
 from qahub_notify_client._errors import (
     QaHubError,
@@ -32,22 +39,27 @@ __all__ = [
     "Backoff",
     "Call",
     "Status",
+    "archive",
     "create",
     "delete",
     "delete_many",
     "get",
     "mark_all_read",
     "mark_read",
+    "mark_seen",
     "page",
+    "preferences",
+    "put_preferences",
     "stats",
     "transport_error",
+    "update",
 ]
 
 NOTIFICATIONS: Final = "/api/v1/notifications"
 STREAM: Final = "/api/v1/notifications/stream"
 PAGE_SIZE: Final = 100
 
-Status = Literal["all", "unread", "read"]
+Status = Literal["all", "unread", "read", "archived"]
 T = TypeVar("T")
 
 
@@ -89,13 +101,28 @@ def _nothing(_: httpx.Response) -> None:
     return None
 
 
+def _created(response: httpx.Response) -> Notification | Suppressed:
+    """201: the notification; 200: suppressed by the recipient's preferences (DESIGN §13)."""
+    if response.status_code == 200:
+        return Suppressed.model_validate_json(response.content)
+    return _notification(response)
+
+
 def create(
-    to: str, type_: str, data: str | dict[str, Any], idempotency_key: str | None
-) -> Call[Notification]:
+    to: str,
+    type_: str,
+    data: str | dict[str, Any],
+    idempotency_key: str | None,
+    *,
+    critical: bool = False,
+) -> Call[Notification | Suppressed]:
     """``POST /notifications`` with an Idempotency-Key (a fresh uuid when none is given)."""
-    body = {"type": type_, "notifiableType": "user", "notifiableId": to, "data": data}
+    body: dict[str, Any] = {"type": type_, "notifiableType": "user", "notifiableId": to}
+    body["data"] = data
+    if critical:
+        body["critical"] = True
     key = idempotency_key or str(uuid.uuid4())
-    return Call("POST", NOTIFICATIONS, _notification, body, headers={IDEMPOTENCY_KEY_HEADER: key})
+    return Call("POST", NOTIFICATIONS, _created, body, headers={IDEMPOTENCY_KEY_HEADER: key})
 
 
 def page(status: Status, cursor: str | None) -> Call[NotificationPage]:
@@ -121,6 +148,37 @@ def stats() -> Call[Stats]:
 
 def mark_read(id_: UUID | str, *, read: bool) -> Call[Notification]:
     return Call("PATCH", f"{NOTIFICATIONS}/{id_}", _notification, {"read": read})
+
+
+def update(
+    id_: UUID | str, *, read: bool | None, seen: bool | None, archived: bool | None
+) -> Call[Notification]:
+    """``PATCH`` with the states given (read implies seen: DESIGN §13)."""
+    changes = {"read": read, "seen": seen, "archived": archived}
+    body = {name: value for name, value in changes.items() if value is not None}
+    return Call("PATCH", f"{NOTIFICATIONS}/{id_}", _notification, body)
+
+
+def mark_seen(ids: Iterable[UUID | str] | None) -> Call[int]:
+    body = {} if ids is None else {"ids": [str(i) for i in ids]}
+    return Call("POST", f"{NOTIFICATIONS}/seen", _count("updated"), body)
+
+
+def archive(ids: Iterable[UUID | str]) -> Call[int]:
+    body = {"ids": [str(i) for i in ids]}
+    return Call("POST", f"{NOTIFICATIONS}/archive", _count("archived"), body)
+
+
+def _preferences(response: httpx.Response) -> Preferences:
+    return Preferences.model_validate_json(response.content)
+
+
+def preferences() -> Call[Preferences]:
+    return Call("GET", f"{NOTIFICATIONS}/preferences", _preferences)
+
+
+def put_preferences(new: Preferences | ReplacePreferences) -> Call[Preferences]:
+    return Call("PUT", f"{NOTIFICATIONS}/preferences", _preferences, new.model_dump(mode="json"))
 
 
 def mark_all_read(ids: Iterable[UUID | str] | None) -> Call[int]:
