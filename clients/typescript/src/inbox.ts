@@ -1,6 +1,7 @@
 // createInbox (DESIGN §10): the store every view subscribes to. The tab that leads its
 // browser's group holds the one stream and shares its frames; every tab runs the same
 // reducer over them. Actions go to the API from the tab that made them, optimistically.
+import type { Preferences } from "./contracts.js";
 import { join, type ChannelLike, type Group, type LockManagerLike } from "./leader.js";
 import {
   initialState,
@@ -40,6 +41,13 @@ export interface Inbox {
   markRead(id: string, read?: boolean): Promise<boolean>;
   remove(id: string): Promise<boolean>;
   markAllRead(): Promise<boolean>;
+  /** Marks every unseen notification seen (the badge, `stats.unseen`, goes to 0). */
+  markSeen(): Promise<boolean>;
+  /** Archives one: it leaves the list and every count (DESIGN §13). */
+  archive(id: string): Promise<boolean>;
+  /** The user's delivery preferences; `setPreferences` replaces them (mute a type). */
+  preferences(): Promise<Preferences>;
+  setPreferences(preferences: Preferences): Promise<Preferences>;
   /** Appends the next page of older notifications (when `state.nextCursor` is set). */
   loadMore(): Promise<boolean>;
   /** Reconnects now with a fresh getToken() (after the user signed in again). */
@@ -109,6 +117,21 @@ class TabInbox implements Inbox {
     const change = { kind: "read-all", at: new Date().toISOString() } as const;
     return this.act(change, () => this.rest.markAllRead());
   };
+
+  markSeen = (): Promise<boolean> => {
+    if (this.state.stats.unseen === 0) return Promise.resolve(true);
+    const change = { kind: "seen-all", at: new Date().toISOString() } as const;
+    return this.act(change, () => this.rest.markSeen());
+  };
+
+  archive = (id: string): Promise<boolean> => {
+    return this.act({ kind: "archive", id }, () => this.rest.archive(id));
+  };
+
+  preferences = (): Promise<Preferences> => this.rest.preferences();
+
+  setPreferences = (preferences: Preferences): Promise<Preferences> =>
+    this.rest.setPreferences(preferences);
 
   loadMore = async (): Promise<boolean> => {
     if (this.state.nextCursor === null) return false;

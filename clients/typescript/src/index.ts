@@ -2,6 +2,7 @@
 export type {
   DeletedNotification,
   Notification,
+  Preferences,
   RecentNotifications,
   Stats,
   StreamConnected,

@@ -154,6 +154,35 @@ describe("optimistic actions", () => {
   });
 });
 
+describe("seen and archived (DESIGN §13)", () => {
+  const base = run(fresh.slice(0, 3)); // two unread, unseen
+
+  it("seen-all clears the badge without reading, and a rollback restores it", () => {
+    const change = { kind: "seen-all", at: "2026-12-06T11:00:00Z" } as const;
+    const undo = undoFor(base, change);
+    const seen = reduce(base, { type: "local", change });
+    expect(seen.stats).toEqual({ ...base.stats, unseen: 0 });
+    expect(seen.notifications.every((n) => n.seenAt !== null && n.readAt === null)).toBe(true);
+    const back = reduce(seen, { type: "rollback", undo, error: { code: "x", message: "x" } });
+    expect(back.stats).toEqual(base.stats);
+  });
+
+  it("archive takes the row out of the list and the counts", () => {
+    const [first, second] = base.notifications;
+    const archived = reduce(base, { type: "local", change: { kind: "archive", id: second!.id } });
+    expect(ids(archived)).toEqual([first!.id]);
+    expect(archived.stats).toEqual({ total: 1, unread: 1, read: 0, unseen: 1 });
+  });
+
+  it("an updated frame of an archived notification removes it (another tab archived it)", () => {
+    const [first, second] = base.notifications;
+    const data = { ...second!, archivedAt: "2026-12-06T11:00:00Z" };
+    const next = reduce(base, { type: "frame", frame: { event: "notification.updated", id: "9-x", data } });
+    expect(ids(next)).toEqual([first!.id]);
+    expect(next.lastEventId).toBe("9-x");
+  });
+});
+
 describe("status", () => {
   it("never mutates the state it is given", () => {
     const frozen = Object.freeze({ ...initialState });

@@ -66,7 +66,9 @@ export interface InboxState {
 export type LocalChange =
   | { readonly kind: "read"; readonly id: string; readonly read: boolean; readonly at: string }
   | { readonly kind: "remove"; readonly id: string }
-  | { readonly kind: "read-all"; readonly at: string };
+  | { readonly kind: "archive"; readonly id: string }
+  | { readonly kind: "read-all"; readonly at: string }
+  | { readonly kind: "seen-all"; readonly at: string };
 
 export type Action =
   | { readonly type: "frame"; readonly frame: Frame }
@@ -165,6 +167,10 @@ function applyFrame(state: InboxState, frame: Frame): InboxState {
     }
     case "notification":
     case "notification.updated": {
+      if (frame.data.archivedAt != null) {
+        // Archived: listed only under status=archived (DESIGN §13).
+        return { ...counted(state, frame.id), notifications: state.notifications.filter((m) => m.id !== frame.data.id) };
+      }
       const known = state.notifications.some((m) => m.id === frame.data.id);
       const fresh = frame.event === "notification" && !known;
       const keep = known || fresh || withinLoaded(state, frame.data);
@@ -221,7 +227,7 @@ const unseen = (n: Notification): number => (n.seenAt == null ? 1 : 0);
 /** The notifications a local change touches, as they are now, and its effect on the counts. */
 export function undoFor(state: InboxState, change: LocalChange): Undo {
   const before = state.notifications.filter((n) =>
-    change.kind === "read-all" ? n.readAt === null : n.id === change.id,
+    change.kind === "read-all" ? n.readAt === null : change.kind === "seen-all" ? n.seenAt == null : n.id === change.id,
   );
   const target = before[0];
   let delta = zero;
@@ -231,7 +237,9 @@ export function undoFor(state: InboxState, change: LocalChange): Undo {
   } else if (target !== undefined && change.kind === "read" && (target.readAt === null) === change.read) {
     const d = change.read ? 1 : -1;
     delta = { total: 0, unread: -d, read: d, unseen: change.read ? -unseen(target) : 0 };
-  } else if (target !== undefined && change.kind === "remove") {
+  } else if (change.kind === "seen-all") {
+    delta = { ...zero, unseen: -state.stats.unseen };
+  } else if (target !== undefined && (change.kind === "remove" || change.kind === "archive")) {
     const unread = target.readAt === null ? 1 : 0;
     delta = { total: -1, unread: -unread, read: unread - 1, unseen: -unseen(target) };
   }
@@ -250,11 +258,12 @@ function plus(a: Stats, b: Stats, sign: 1 | -1): Stats {
 function applyLocal(state: InboxState, change: LocalChange): InboxState {
   const { delta } = undoFor(state, change);
   const stats = plus(state.stats, delta, 1);
-  if (change.kind === "remove") {
+  if (change.kind === "remove" || change.kind === "archive") {
     return { ...state, stats, notifications: state.notifications.filter((n) => n.id !== change.id) };
   }
   const notifications = state.notifications.map((n) => {
     const seenAt = n.seenAt ?? change.at; // reading marks seen too
+    if (change.kind === "seen-all") return n.seenAt == null ? { ...n, seenAt } : n;
     if (change.kind === "read-all") return n.readAt === null ? { ...n, readAt: change.at, seenAt } : n;
     if (n.id !== change.id) return n;
     return change.read ? { ...n, readAt: n.readAt ?? change.at, seenAt } : { ...n, readAt: null };

@@ -1,6 +1,6 @@
 // The notifications API (DESIGN §4) with `Authorization: Bearer`; a 401 renews the token
 // once and retries. Errors become InboxError with the API's own code and message.
-import type { Notification } from "./contracts.js";
+import type { Notification, Preferences } from "./contracts.js";
 import type { TokenKeeper } from "./token.js";
 
 export const API_PATH = "/api/v1/notifications";
@@ -62,6 +62,22 @@ export class Rest {
 
   markAllRead(): Promise<unknown> {
     return this.call("POST", "/read", {});
+  }
+
+  markSeen(): Promise<unknown> {
+    return this.call("POST", "/seen", {});
+  }
+
+  archive(id: string): Promise<unknown> {
+    return this.call("POST", "/archive", { ids: [id] });
+  }
+
+  preferences(): Promise<Preferences> {
+    return this.call<Preferences>("GET", "/preferences");
+  }
+
+  setPreferences(preferences: Preferences): Promise<Preferences> {
+    return this.call<Preferences>("PUT", "/preferences", preferences);
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -141,6 +141,9 @@ function applyFrame(state, frame) {
     }
     case "notification":
     case "notification.updated": {
+      if (frame.data.archivedAt != null) {
+        return { ...counted(state, frame.id), notifications: state.notifications.filter((m) => m.id !== frame.data.id) };
+      }
       const known = state.notifications.some((m) => m.id === frame.data.id);
       const fresh = frame.event === "notification" && !known;
       const keep = known || fresh || withinLoaded(state, frame.data);
@@ -188,7 +191,7 @@ function withUnseen(stats) {
 var unseen = (n) => n.seenAt == null ? 1 : 0;
 function undoFor(state, change) {
   const before = state.notifications.filter(
-    (n) => change.kind === "read-all" ? n.readAt === null : n.id === change.id
+    (n) => change.kind === "read-all" ? n.readAt === null : change.kind === "seen-all" ? n.seenAt == null : n.id === change.id
   );
   const target = before[0];
   let delta = zero;
@@ -197,7 +200,9 @@ function undoFor(state, change) {
   } else if (target !== void 0 && change.kind === "read" && target.readAt === null === change.read) {
     const d = change.read ? 1 : -1;
     delta = { total: 0, unread: -d, read: d, unseen: change.read ? -unseen(target) : 0 };
-  } else if (target !== void 0 && change.kind === "remove") {
+  } else if (change.kind === "seen-all") {
+    delta = { ...zero, unseen: -state.stats.unseen };
+  } else if (target !== void 0 && (change.kind === "remove" || change.kind === "archive")) {
     const unread = target.readAt === null ? 1 : 0;
     delta = { total: -1, unread: -unread, read: unread - 1, unseen: -unseen(target) };
   }
@@ -214,11 +219,12 @@ function plus(a, b, sign) {
 function applyLocal(state, change) {
   const { delta } = undoFor(state, change);
   const stats = plus(state.stats, delta, 1);
-  if (change.kind === "remove") {
+  if (change.kind === "remove" || change.kind === "archive") {
     return { ...state, stats, notifications: state.notifications.filter((n) => n.id !== change.id) };
   }
   const notifications = state.notifications.map((n) => {
     const seenAt = n.seenAt ?? change.at;
+    if (change.kind === "seen-all") return n.seenAt == null ? { ...n, seenAt } : n;
     if (change.kind === "read-all") return n.readAt === null ? { ...n, readAt: change.at, seenAt } : n;
     if (n.id !== change.id) return n;
     return change.read ? { ...n, readAt: n.readAt ?? change.at, seenAt } : { ...n, readAt: null };
@@ -296,6 +302,18 @@ var Rest = class {
   }
   markAllRead() {
     return this.call("POST", "/read", {});
+  }
+  markSeen() {
+    return this.call("POST", "/seen", {});
+  }
+  archive(id) {
+    return this.call("POST", "/archive", { ids: [id] });
+  }
+  preferences() {
+    return this.call("GET", "/preferences");
+  }
+  setPreferences(preferences) {
+    return this.call("PUT", "/preferences", preferences);
   }
   async call(method, path, body) {
     let answer = await this.send(method, path, await this.tokens.current(), body);
@@ -546,6 +564,16 @@ var TabInbox = class {
       const change = { kind: "read-all", at: (/* @__PURE__ */ new Date()).toISOString() };
       return this.act(change, () => this.rest.markAllRead());
     });
+    __publicField(this, "markSeen", () => {
+      if (this.state.stats.unseen === 0) return Promise.resolve(true);
+      const change = { kind: "seen-all", at: (/* @__PURE__ */ new Date()).toISOString() };
+      return this.act(change, () => this.rest.markSeen());
+    });
+    __publicField(this, "archive", (id) => {
+      return this.act({ kind: "archive", id }, () => this.rest.archive(id));
+    });
+    __publicField(this, "preferences", () => this.rest.preferences());
+    __publicField(this, "setPreferences", (preferences) => this.rest.setPreferences(preferences));
     __publicField(this, "loadMore", async () => {
       if (this.state.nextCursor === null) return false;
       try {
