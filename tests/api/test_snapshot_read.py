@@ -11,6 +11,7 @@ from tests.api.conftest import Api
 
 from notifications_api.database import create_engine, open_database
 from notifications_api.notifications import Notifications
+from notifications_api.preferences import PreferenceStore
 
 
 async def _delete_all(database_url: str, user: str) -> None:
@@ -42,8 +43,9 @@ class TestOneMoment:
 
         event.listen(database.engine.sync_engine, "before_cursor_execute", change_before_the_list)
         try:
-            snapshot = await Notifications(database, lambda: None).snapshot("42", 10)
-            after = await Notifications(database, lambda: None).snapshot("42", 10)
+            notifications = Notifications(database, lambda: None, PreferenceStore(database))
+            snapshot = await notifications.snapshot("42", 10)
+            after = await notifications.snapshot("42", 10)
         finally:
             await database.close()
         assert changed, "the change was not made between the two reads"
