@@ -16,6 +16,9 @@ from qahub_contracts.topology import AUTHORIZATION_HEADER, COMMAND_EXCHANGE, CRE
 
 URL = "/api/v1/notifications"
 PREFS = f"{URL}/preferences"
+SOME_ID = (
+    "6f0c1a52-3f1e-4c3b-9d43-2b8e0f3a7c11"  # fixed: parameters must match across xdist workers
+)
 
 
 async def _patch(api: Api, user: str, id_: str, body: dict) -> dict:
@@ -121,7 +124,7 @@ class TestErrors:
             ("/seen", {"ids": None, "x": 1}),
             ("/archive", {}),
             ("/archive", {"ids": "x"}),
-            ("/archive", {"ids": [str(uuid.uuid4())] * 1001}),
+            ("/archive", {"ids": [SOME_ID] * 1001}),
         ],
     )
     async def test_bad_bulk_bodies(self, api: Api, path, body):
@@ -143,7 +146,7 @@ class TestErrors:
 
     @pytest.mark.parametrize(
         ("method", "path"),
-        [("PATCH", f"{URL}/{uuid.uuid4()}"), ("POST", f"{URL}/seen"), ("GET", PREFS)],
+        [("PATCH", f"{URL}/{SOME_ID}"), ("POST", f"{URL}/seen"), ("GET", PREFS)],
     )
     async def test_no_token(self, api: Api, method, path):
         response = await api.http.request(method, path, json={"seen": True})
