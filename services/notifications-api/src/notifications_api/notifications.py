@@ -43,12 +43,16 @@ _SUPPRESSED: Final = api.Suppressed()
 
 
 class Notifications:
-    """The notification use cases over one database; ``on_commit`` wakes the outbox."""
+    """The notification use cases over one database; ``on_commit`` wakes the outbox;
+    creates consult ``preferences`` (the app shares its store with the routes)."""
 
     def __init__(
-        self, database: Database, on_commit: Callable[[], None], preferences: PreferenceStore
+        self,
+        database: Database,
+        on_commit: Callable[[], None],
+        preferences: PreferenceStore | None = None,
     ) -> None:
-        self._preferences = preferences
+        self._preferences = preferences or PreferenceStore(database)
         self._sessions = database.sessions
         self._writer = database.writer
         self._on_commit = on_commit
