@@ -9,6 +9,7 @@ within :data:`CACHE_SECONDS` (the cache entry's lifetime).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Final
 
@@ -37,12 +38,24 @@ class PreferenceStore:
         self._writer = database.writer
         self._cache: TTLCache[str, api.Preferences] = TTLCache(CACHE_USERS, cache_seconds)
         self._replaced = 0  # replaces so far: a read that overlapped one is not cached
+        self._loading: dict[str, asyncio.Future[api.Preferences]] = {}
 
     async def get(self, user_id: str) -> api.Preferences:
-        """The user's preferences (the defaults when the user never set any)."""
+        """The user's preferences (the defaults when the user never set any).
+
+        Concurrent misses for one user share one database read.
+        """
         cached = self._cache.get(user_id)
         if cached is not None:
             return cached
+        loading = self._loading.get(user_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(user_id))
+            self._loading[user_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(user_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, user_id: str) -> api.Preferences:
         replaced = self._replaced
         query = select(_TABLE.c.document).where(_TABLE.c.user_id == user_id)
         async with self._sessions() as session:
