@@ -6,6 +6,10 @@ over the users. Prints one JSON line (ours / nchan / floor); details with the
 histograms go to bench/results/.
 
     uv run python bench/latency.py [--users 100] [--count 2000] [--rate 200] [--peer nchan|none]
+        [--via http|command|both]
+
+`--via command` publishes DESIGN §9 commands (persistent, confirmed) instead of POSTing;
+`both` measures the two doors one after the other in the same run, each on a fresh stack.
 """
 
 from __future__ import annotations
@@ -57,8 +61,11 @@ async def run(args: argparse.Namespace) -> None:
     }
     load0 = load_avg()
     floor_figures = await measure_floor(args.floor_count)
-    async with Stack("latency", database=args.database) as stack:
-        our = await deliver(ours(stack), **kwargs)
+    doors: dict[str, dict[str, Any]] = {}
+    for door in ["http", "command"] if args.via == "both" else [args.via]:
+        async with Stack("latency", database=args.database) as stack:
+            doors[door] = await deliver(ours(stack, via_commands=door == "command"), **kwargs)
+    our = doors.get("http") or doors["command"]
     peer = None
     if args.peer == "nchan":
         async with Nchan() as server:
@@ -69,12 +76,22 @@ async def run(args: argparse.Namespace) -> None:
         "rate": args.rate,
         "database": args.database,
         "ours": side(our) | {"hops": our["hops"]},
+        "via_command": (
+            side(doors["command"]) | {"hops": doors["command"]["hops"]}
+            if "command" in doors and "http" in doors
+            else None
+        ),
         "nchan": side(peer) if peer else None,
         "floor_ms": floor_figures["publish_confirm_consume_ms"],
         "loadavg_1m": round(load0, 2),
     }
     details = {
         "ours": our | {"latency": hist_summary(our["hist"])},
+        "via_command": (
+            doors["command"] | {"latency": hist_summary(doors["command"]["hist"])}
+            if "command" in doors and "http" in doors
+            else None
+        ),
         "nchan": (peer | {"latency": hist_summary(peer["hist"])}) if peer else None,
         "floor": floor_figures,
     }
@@ -92,6 +109,7 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--floor-count", type=int, default=500)
     parser.add_argument("--peer", choices=["nchan", "none"], default="nchan")
+    parser.add_argument("--via", choices=["http", "command", "both"], default="http")
     uvloop.run(run(parser.parse_args()))
 
 

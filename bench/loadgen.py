@@ -21,6 +21,7 @@ from typing import Any, Self
 
 import aio_pika
 import orjson
+from command_pool import CommandPool
 from common import SECRET, Nchan, Stack, merge_hists, percentile, proc_cpu, python, self_cpu
 from wire import PostPool, notification_body
 
@@ -42,6 +43,14 @@ class Target:
     pids: dict[str, int]
     stack: Stack | None = None
     ready_event: str | None = None  # a stream counts as open once this frame arrived
+    via_commands: bool = False  # publish DESIGN §9 commands instead of POSTing
+
+    def sender(self, concurrency: int) -> PostPool | CommandPool:
+        """Where the load loop sends each body: the API over HTTP, or the command exchange."""
+        if self.via_commands and self.stack is not None:
+            token = self.post_headers["Authorization"].removeprefix("Bearer ")
+            return CommandPool(self.stack.amqp_url, token)
+        return PostPool(self.post_port, concurrency, self.post_headers)
 
     def post_path(self, user: str) -> str:
         return f"/pub/{user}" if self.name == "nchan" else "/api/v1/notifications"
@@ -50,7 +59,7 @@ class Target:
         return {k: proc_cpu(pid) for k, pid in self.pids.items()}
 
 
-def ours(stack: Stack) -> Target:
+def ours(stack: Stack, *, via_commands: bool = False) -> Target:
     assert stack.api is not None
     assert stack.relay is not None
     token = mint_token(SECRET, "bench-publisher", scope=PUBLISH_SCOPE, ttl_seconds=7200)
@@ -64,6 +73,7 @@ def ours(stack: Stack) -> Target:
         stack=stack,
         # the initial snapshot ends with `stats` (and `recent` when the API answered)
         ready_event="stats" if stack.snapshot_api else None,
+        via_commands=via_commands,
     )
 
 
@@ -216,7 +226,7 @@ async def post_all(  # noqa: C901 - one paced loop with its worker
     for user, _ in plan:
         sent.per_user[user] = sent.per_user.get(user, 0) + 1
     cpu0 = self_cpu()
-    async with PostPool(target.post_port, concurrency, target.post_headers) as pool:
+    async with target.sender(concurrency) as pool:
 
         async def one(user: str, seq: int) -> None:
             body = notification_body(user, seq)
@@ -228,7 +238,7 @@ async def post_all(  # noqa: C901 - one paced loop with its worker
                 return
             if status not in (200, 201, 202):
                 sent.failures.append(f"{seq}: {status} {answer[:100]!r}")
-            elif target.name == "ours":
+            elif target.name == "ours" and status == 201:
                 created = orjson.loads(answer)["createdAt"]
                 sent.created_at[seq] = datetime.fromisoformat(created).timestamp()
 
@@ -309,7 +319,8 @@ def hops(sent: Sent, observer: LogObserver | None) -> dict[str, Any]:
             if s in sent.created_at
         )
         whole = sorted(observer.arrived[s] - sent.sent_at[s] for s in observer.arrived)
-        out["commit_to_log_ms"] = _p(log)
+        if log:
+            out["commit_to_log_ms"] = _p(log)
         out["post_to_log_ms"] = _p(whole)
     return out
 
