@@ -163,10 +163,12 @@ class TestBrokerDrop:
             async def commands_connection() -> str | None:
                 """The connection that consumes the command queue (the API's subscriber)."""
                 listed = await http.get(f"{MANAGEMENT}/consumers/{quote(vhost, safe='')}")
+                # channel_details is [] (not an object) while the broker has not yet
+                # collected that channel's stats: not known yet, ask again
                 names = [
                     c["channel_details"]["connection_name"]
                     for c in listed.json()
-                    if c["queue"]["name"] == COMMAND_QUEUE
+                    if c["queue"]["name"] == COMMAND_QUEUE and c["channel_details"]
                 ]
                 return names[0] if names else None
 
