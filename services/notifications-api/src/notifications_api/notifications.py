@@ -23,6 +23,7 @@ from typing import Any, Final, TypeVar
 
 from sqlalchemy import Connection, insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications_api import changes, counters, outbox, rows
 from notifications_api.database import Database, read_one_snapshot
@@ -84,10 +85,15 @@ class Notifications:
         if request.critical and PUBLISH_SCOPE not in caller.scopes:
             raise Forbidden("critical needs a token with the scope notifications:publish")
         digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
-        if not request.critical and not await self._delivers(request):
+        muted = not request.critical and not (
+            await self._preferences.get(request.notifiable_id)
+        ).delivers(request.type)
+        if muted:
             earlier = None
             if idempotency_key is not None:  # created before the type was turned off
-                earlier = await self._replay(caller.user_id, idempotency_key, digest)
+                earlier = await _first_answer(
+                    self._sessions, caller.user_id, idempotency_key, digest
+                )
             return earlier or _SUPPRESSED
         # Optimistic: insert first. A repeated key fails the insert (the key's primary
         # key), and only then is the first answer read; a read before every keyed
@@ -97,23 +103,10 @@ class Notifications:
         except IntegrityError:
             if idempotency_key is None:
                 raise
-            earlier = await self._replay(caller.user_id, idempotency_key, digest)
+            earlier = await _first_answer(self._sessions, caller.user_id, idempotency_key, digest)
             if earlier is None:
                 raise
             return earlier
-
-    async def _delivers(self, request: api.CreateNotification) -> bool:
-        preferences = await self._preferences.get(request.notifiable_id)
-        return preferences.delivers(request.type)
-
-    async def _replay(self, caller_id: str, key: str, digest: str) -> api.Notification | None:
-        async with self._sessions() as session:
-            earlier = await session.get(IdempotencyKey, (caller_id, key))
-        if earlier is None:
-            return None
-        if earlier.request_hash != digest:
-            raise IdempotencyConflict("this Idempotency-Key was used with a different request")
-        return api.Notification.model_validate_json(earlier.response)
 
     async def page(
         self, user_id: str, status: Status, limit: int, cursor: str | None
@@ -198,6 +191,19 @@ class Notifications:
         result = await self._writer.run(functools.partial(work, user_id=user_id, **arguments))
         self._on_commit()
         return result
+
+
+async def _first_answer(
+    sessions: async_sessionmaker[AsyncSession], caller_id: str, key: str, digest: str
+) -> api.Notification | None:
+    """The answer first given for ``key`` by this caller, if the key was used."""
+    async with sessions() as session:
+        earlier = await session.get(IdempotencyKey, (caller_id, key))
+    if earlier is None:
+        return None
+    if earlier.request_hash != digest:
+        raise IdempotencyConflict("this Idempotency-Key was used with a different request")
+    return api.Notification.model_validate_json(earlier.response)
 
 
 def insert_created(connection: Connection, batch: list[PendingCreate]) -> list[api.Notification]:
