@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -31,10 +32,23 @@ from qahub_contracts.topology import IDEMPOTENCY_KEY_HEADER
 
 __all__ = ["create_app"]
 
+log = logging.getLogger(__name__)
+
 
 def _probe(connection: Connection) -> None:
     """A transaction on the writer: the database answers (and, on SQLite, takes writes)."""
     connection.execute(text("SELECT 1"))
+
+
+async def _finish(task: asyncio.Task[None], seconds: float) -> None:
+    """Let the dispatcher end its confirm, but never hold shutdown past ``seconds``:
+    rows it did not settle stay pending and are published by the next leader."""
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        log.warning("outbox dispatcher did not stop within %.0f s; cancelled", seconds)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -80,7 +94,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await gate.stop()
             await notifications.stop()
             await dispatcher.stop()
-            await task
+            await _finish(task, settings.publish_timeout_seconds + 5)
             await database.close()
 
     app = FastAPI(

@@ -49,6 +49,8 @@ from qahub_contracts.topology import (
 
 __all__ = ["COMMANDS", "CommandSubscription", "command_broker"]
 
+STOP_SECONDS: Final = 10.0  # longest wait for FastStream to stop on shutdown
+
 log = logging.getLogger("notifications_api.commands")
 
 COMMANDS: Final = RabbitQueue(  # type: ignore[call-overload]
@@ -150,8 +152,11 @@ class CommandSubscription:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # Bounded: a stop that hangs on a dead connection must not hold the API's
+        # shutdown; an unacked command is redelivered and deduplicated by commandId.
         with contextlib.suppress(*CONNECTION_EXCEPTIONS, TimeoutError):
-            await self.broker.stop()
+            async with asyncio.timeout(STOP_SECONDS):
+                await self.broker.stop()
 
     async def _connect(self) -> None:
         backoff = 0.2
