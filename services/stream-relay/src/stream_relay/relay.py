@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
 
 from qahub_contracts.auth import TokenVerifier
 from stream_relay.consumer import StreamConsumer
@@ -82,15 +81,10 @@ async def running_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
         metrics=metrics,
     )
     heartbeats = Heartbeats(settings.sse_heartbeat_seconds)
-    timeout = httpx.Timeout(settings.api_timeout_seconds)
     concurrency = settings.api_concurrency
-    async with httpx.AsyncClient(
-        base_url=settings.notifications_api_url,
-        timeout=timeout,
-        limits=SnapshotClient.limits(concurrency),
-    ) as http:
+    async with SnapshotClient.session(concurrency, settings.api_timeout_seconds) as http:
         snapshots = SnapshotCache(
-            SnapshotClient(http, concurrency=concurrency),
+            SnapshotClient(http, settings.notifications_api_url, concurrency=concurrency),
             index,
             reuse_seconds=settings.snapshot_reuse_seconds,
             max_users=_SNAPSHOT_USERS,

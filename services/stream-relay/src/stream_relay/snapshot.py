@@ -9,7 +9,7 @@ Guarantees:
   that does not know it yet (404: an older release during a rolling upgrade)
   gets the two older GETs (``/stats``, then the unread page) from then on;
 - at most ``concurrency`` requests at a time over one keep-alive pool of that
-  size; the others wait their turn in arrival order, each for at most
+  size (aiohttp: ADR 0006 says why not httpx); the others wait their turn in arrival order, each for at most
   ``wait_seconds`` (then it gives up: no snapshot);
 - after :data:`TRIP_AFTER` failures in a row (unreachable, timed out, 5xx) the
   API is taken for down for :data:`COOLDOWN_SECONDS`: snapshots fail at once
@@ -33,7 +33,7 @@ from functools import cached_property
 from typing import Any, Final, TypeVar
 from uuid import UUID
 
-import httpx
+import aiohttp
 import orjson
 from pydantic import ValidationError
 
@@ -101,9 +101,15 @@ class SnapshotClient:
     """Fetches :class:`Snapshot` s over one pooled HTTP client (see the module docstring)."""
 
     def __init__(
-        self, http: httpx.AsyncClient, *, concurrency: int, wait_seconds: float = 15.0
+        self,
+        http: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        concurrency: int,
+        wait_seconds: float = 15.0,
     ) -> None:
         self._http = http
+        self._base = base_url.rstrip("/")
         self._slots = asyncio.Semaphore(concurrency)
         self._wait = wait_seconds
         self._combined = True  # the API serves /snapshot (until it answers 404)
@@ -112,9 +118,16 @@ class SnapshotClient:
         self.requests = 0  # requests sent to the API (a scrape reads it)
 
     @staticmethod
-    def limits(concurrency: int) -> httpx.Limits:
-        """The pool an :class:`httpx.AsyncClient` for this client should have."""
-        return httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    def session(concurrency: int, timeout_seconds: float) -> aiohttp.ClientSession:
+        """The pooled session this client should get: at most ``concurrency`` keep-alive
+        connections, each request bounded by ``timeout_seconds``, no proxy from the
+        environment, no cookie jar (each request carries its caller's token only)."""
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency),
+            timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            raise_for_status=False,
+        )
 
     def api_down(self) -> bool:
         """Whether the API is taken for down (failures in a row, for a short pause)."""
@@ -164,20 +177,20 @@ class SnapshotClient:
     ) -> tuple[int, bytes | None]:
         self.requests += 1
         try:
-            response = await self._http.get(path, headers=headers, params=params)
-        except httpx.HTTPError as exc:
+            async with self._http.get(self._base + path, headers=headers, params=params) as answer:
+                status = answer.status
+                body = await answer.read() if status == 200 else None
+        except (aiohttp.ClientError, TimeoutError) as exc:
             self._failed()
             log.warning("notifications API unreachable for %s: %s", path, type(exc).__name__)
             return 0, None
-        if response.status_code >= 500:
+        if status >= 500:
             self._failed()
         else:
             self._failures = 0
-        if response.status_code != 200:
-            if response.status_code != 404:
-                log.warning("notifications API answered %d for %s", response.status_code, path)
-            return response.status_code, None
-        return 200, response.content
+        if status != 200 and status != 404:
+            log.warning("notifications API answered %d for %s", status, path)
+        return status, body
 
     def _failed(self) -> None:
         self._failures += 1
