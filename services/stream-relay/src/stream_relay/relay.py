@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-
 from qahub_contracts.auth import TokenVerifier
 from stream_relay.consumer import StreamConsumer
 from stream_relay.fanout import ConnectionRegistry

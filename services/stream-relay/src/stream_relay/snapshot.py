@@ -9,8 +9,8 @@ Guarantees:
   that does not know it yet (404: an older release during a rolling upgrade)
   gets the two older GETs (``/stats``, then the unread page) from then on;
 - at most ``concurrency`` requests at a time over one keep-alive pool of that
-  size (aiohttp: ADR 0006 says why not httpx); the others wait their turn in arrival order, each for at most
-  ``wait_seconds`` (then it gives up: no snapshot);
+  size (aiohttp: ADR 0006 says why not httpx); the others wait their turn in
+  arrival order, each for at most ``wait_seconds`` (then it gives up: no snapshot);
 - after :data:`TRIP_AFTER` failures in a row (unreachable, timed out, 5xx) the
   API is taken for down for :data:`COOLDOWN_SECONDS`: snapshots fail at once
   instead of queueing behind timeouts, and the next one after the pause tries
@@ -188,7 +188,7 @@ class SnapshotClient:
             self._failed()
         else:
             self._failures = 0
-        if status != 200 and status != 404:
+        if status not in {200, 404}:
             log.warning("notifications API answered %d for %s", status, path)
         return status, body
 
