@@ -84,3 +84,14 @@ async def api(settings: ApiSettings) -> AsyncIterator[Api]:
         httpx.AsyncClient(base_url=base_url, timeout=30) as http,
     ):
         yield Api(http, settings)
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> None:
+    """The answer has ``status`` and DESIGN §4's one error shape (``code`` if given)."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    assert body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code

@@ -16,8 +16,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from tests.api.conftest import SECRET, Api, api_settings, migrate
-from tests.api.test_notifications import assert_error
+from tests.api.conftest import SECRET, Api, api_settings, assert_error, migrate
 from tests.support.servers import serving
 
 from notifications_api.app import create_app

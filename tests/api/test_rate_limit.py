@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from tests.api.conftest import Api, api_settings, migrate
-from tests.api.test_notifications import assert_error
+from tests.api.conftest import Api, api_settings, assert_error, migrate
 from tests.support.servers import serving
 
 from notifications_api.app import create_app
