@@ -1,135 +1,31 @@
-"""docker-compose.yml, the Dockerfile and the gateway, checked statically (no Docker engine here).
+"""docker-compose.yml, checked statically (no Docker engine here).
 
 What a `docker compose up` would trip over is checked against the code itself:
-every variable a service gets is one its settings class reads and accepts, the
-gateway routes exactly the paths `qahub-notify dev` sends to the relays, and the
-broker's pre-declared stream has the arguments the services declare.
+every variable a service gets is one its settings class reads and accepts, and
+the broker's definitions leave the event log to the services, which declare it
+with the replicas compose asks for. The gateway and the Dockerfile have their
+own modules (test_gateway.py, test_dockerfile.py).
 """
 
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import subprocess
-import tomllib
-import zipfile
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
+from tests.deploy.compose import (
+    APP_SERVICES,
+    BROKER_NODES,
+    PORTS_OVERRIDE,
+    RELAYS,
+    SERVICES,
+    environment,
+    interpolated,
+)
+from tests.deploy.nginx_conf import SERVER, route, setting
 from tests.support.servers import ROOT
 
-from notifications_api.settings import ApiSettings
 from qahub_contracts.amqp_endpoints import parse_urls
 from qahub_contracts.topology import EXCHANGE
-from qahub_notify.single_origin import is_relay_path
-from stream_relay.settings import RelaySettings
-
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-PORTS_OVERRIDE = yaml.safe_load((ROOT / "docker-compose.ports.yml").read_text())
-SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-RELAYS = ("stream-relay-1", "stream-relay-2")
-BROKER_NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")  # the last two: the cluster profile
-APP_SERVICES = {"notifications-api": ApiSettings, **dict.fromkeys(RELAYS, RelaySettings)}
-_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
-
-
-def interpolated(value: object) -> str:
-    """A compose value as `docker compose` sees it with none of its variables set."""
-    return _INTERPOLATION.sub(lambda m: m.group(2) or "", str(value))
-
-
-def environment(service: str) -> dict[str, str]:
-    env = SERVICES[service].get("environment", {})
-    assert isinstance(env, dict), f"{service}: use the mapping form of environment"
-    return {name: interpolated(value) for name, value in env.items()}
-
-
-# ---- nginx.conf, parsed just enough to follow its routing ----------------------------------
-
-
-@dataclass
-class Directive:
-    name: str
-    args: list[str]
-    block: list[Directive] | None = None
-
-    def all(self, name: str) -> list[Directive]:
-        return [d for d in self.block or [] if d.name == name]
-
-    def one(self, name: str) -> Directive:
-        (found,) = self.all(name)
-        return found
-
-    def value(self, name: str) -> str | None:
-        found = self.all(name)
-        return " ".join(found[-1].args) if found else None
-
-
-@dataclass
-class Location:
-    modifier: str
-    path: str
-    directives: Directive = field(repr=False)
-
-    def matches(self, uri: str) -> bool:
-        return uri == self.path if self.modifier == "=" else uri.startswith(self.path)
-
-
-def parse_nginx(text: str) -> Directive:
-    tokens = re.findall(r"'[^']*'|\"[^\"]*\"|[{};]|[^\s{};]+", re.sub(r"#[^\n]*", "", text))
-    root = Directive("main", [], [])
-    stack = [root]
-    words: list[str] = []
-    for token in tokens:
-        if token == "{":
-            block = Directive(words[0], words[1:], [])
-            stack[-1].block.append(block)  # type: ignore[union-attr]
-            stack.append(block)
-            words = []
-        elif token == ";":
-            stack[-1].block.append(Directive(words[0], words[1:]))  # type: ignore[union-attr]
-            words = []
-        elif token == "}":
-            stack.pop()
-        else:
-            words.append(token.strip("'\""))
-    assert len(stack) == 1, "unbalanced braces in nginx.conf"
-    return root
-
-
-NGINX = parse_nginx((ROOT / "deploy" / "nginx.conf").read_text())
-HTTP = NGINX.one("http")
-SERVER = HTTP.one("server")
-LOCATIONS = [
-    Location(*(d.args if len(d.args) == 2 else ["", d.args[0]]), directives=d)
-    for d in SERVER.all("location")
-]
-
-
-def route(uri: str) -> Location:
-    """nginx's choice for ``uri``: an exact match, else the longest prefix."""
-    exact = [loc for loc in LOCATIONS if loc.modifier == "=" and loc.matches(uri)]
-    if exact:
-        return exact[0]
-    prefixes = [loc for loc in LOCATIONS if loc.modifier == "" and loc.matches(uri)]
-    return max(prefixes, key=lambda loc: len(loc.path))
-
-
-def upstream_servers(name: str) -> list[str]:
-    (upstream,) = [u for u in HTTP.all("upstream") if u.args == [name]]
-    return [d.args[0] for d in upstream.all("server")]
-
-
-def setting(location: Location, name: str) -> str | None:
-    """A directive as in effect in ``location`` (its own, else the server's, else http's)."""
-    for scope in (location.directives, SERVER, HTTP):
-        if (value := scope.value(name)) is not None:
-            return value
-    return None
 
 
 class TestComposeServices:
@@ -287,118 +183,3 @@ class TestClusterProfile:
         assert depends["rabbitmq"] == {"condition": "service_healthy"}
         for name in BROKER_NODES[1:]:  # required: false: absent without the profile
             assert depends[name] == {"condition": "service_healthy", "required": False}
-
-
-class TestGateway:
-    """nginx sends the stream and the demo page to the relays, the rest to the API."""
-
-    PATHS = (
-        "/",
-        "/static/app.css",
-        "/api/v1/notifications/stream",
-        "/api/v1/notifications/stream/connections",
-        "/api/v1/notifications",
-        "/api/v1/notifications/stats",
-        "/api/v1/notifications/0b9c/read",
-        "/healthz",
-        "/readyz",
-        "/metrics",
-    )
-
-    @pytest.mark.parametrize("path", PATHS)
-    def test_routes_like_qahub_notify_dev(self, path: str):
-        relay = is_relay_path(path)
-        expected = "http://stream_relays" if relay else "http://notifications_api"
-        assert setting(route(path), "proxy_pass") == expected
-
-    def test_both_relays_are_upstreams_and_the_api_is_the_other(self):
-        assert upstream_servers("stream_relays") == [f"{r}:8001" for r in RELAYS]
-        assert upstream_servers("notifications_api") == ["notifications-api:8000"]
-
-    def test_the_stream_is_sse_safe(self):
-        stream = route("/api/v1/notifications/stream")
-        assert setting(stream, "proxy_buffering") == "off"
-        assert setting(stream, "proxy_cache") == "off"
-        assert setting(stream, "gzip") == "off"
-        assert setting(stream, "proxy_http_version") == "1.1"
-        read_timeout = setting(stream, "proxy_read_timeout") or "60s"
-        heartbeat = float(environment("stream-relay-1")["SSE_HEARTBEAT_SECONDS"])
-        assert int(read_timeout.removesuffix("s")) >= 10 * heartbeat
-
-    def test_no_log_line_can_carry_a_token(self):
-        (log_format,) = HTTP.all("log_format")
-        fields = " ".join(log_format.args[1:])
-        assert not re.search(r"\$(request|request_uri|args|arg_token|query_string)\b", fields)
-        assert HTTP.value("access_log") == f"/dev/stdout {log_format.args[0]}"
-        assert NGINX.value("error_log") == "/dev/stderr crit"
-
-    def test_the_compose_mount_is_this_file(self):
-        assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in SERVICES["gateway"]["volumes"]
-
-
-class TestDockerfile:
-    """Multi-stage, no dev tools, a non-root user, a health check; the ignore file keeps it lean."""
-
-    TEXT = (ROOT / "Dockerfile").read_text()
-
-    def instructions(self, name: str) -> list[str]:
-        lines = re.sub(r"\\\n", " ", self.TEXT).splitlines()
-        return [ln.split(None, 1)[1] for ln in lines if ln.upper().startswith(name + " ")]
-
-    def test_multi_stage_from_the_lock_file_without_dev_tools(self):
-        assert len(self.instructions("FROM")) >= 2
-        syncs = [r for r in self.instructions("RUN") if "uv sync" in r]
-        assert syncs
-        assert all("--frozen" in r and "--no-dev" in r for r in syncs)
-
-    def test_runs_as_a_non_root_user_with_a_healthcheck(self):
-        final_stage = self.TEXT.rsplit("\nFROM ", 1)[1]
-        users = [ln.split()[1] for ln in final_stage.splitlines() if ln.startswith("USER ")]
-        assert users
-        assert users[-1] not in {"root", "0"}
-        (healthcheck,) = self.instructions("HEALTHCHECK")
-        command = json.loads(healthcheck.split(" CMD ", 1)[1])
-        assert command == ["python", "-m", "qahub_notify.healthcheck"]
-        assert "HEALTHCHECK" in final_stage
-
-    def test_oci_labels_name_the_image_and_its_version(self):
-        final_stage = self.TEXT.rsplit("\nFROM ", 1)[1]
-        labels = dict(re.findall(r"(org\.opencontainers\.image\.\w+)=\"([^\"]*)\"", final_stage))
-        prefix = "org.opencontainers.image."
-        assert {
-            f"{prefix}{k}" for k in ("title", "description", "version", "revision", "created")
-        } <= set(labels)
-        assert labels[f"{prefix}version"] == "${VERSION}"
-        project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-        assert f"ARG VERSION={project['version']}" in final_stage
-
-    def test_default_command_is_the_api(self):
-        (cmd,) = self.instructions("CMD")
-        assert json.loads(cmd)[:2] == ["qahub-notify", "api"]
-
-    def test_dockerignore_keeps_the_environment_and_history_out(self):
-        ignored = (ROOT / ".dockerignore").read_text().split()
-        assert {".git", ".venv", "tests"} <= set(ignored)
-
-    def test_every_copied_path_exists(self):
-        for copy in self.instructions("COPY"):
-            if "--from=" in copy:
-                continue
-            for source in copy.split()[:-1]:
-                assert (ROOT / source).exists(), source
-
-
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv builds the wheel")
-def test_the_demo_page_ships_in_the_relay_wheel(tmp_path: Path):
-    """The image installs wheels, not the checkout: the page must be package data."""
-    subprocess.run(
-        ["uv", "build", "--package", "stream-relay", "--wheel", "--out-dir", str(tmp_path)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    (wheel,) = tmp_path.glob("stream_relay-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    for name in ("index.html", "demo.js", "demo.css", "qahub-notifications.js"):
-        assert f"stream_relay/static/{name}" in names

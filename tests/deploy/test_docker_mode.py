@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.deploy.test_compose import APP_SERVICES, SERVICES, environment
+from tests.deploy.compose import APP_SERVICES, SERVICES, environment
 
 from qahub_notify.healthcheck import readiness_url
 from qahub_notify.testing._docker import DEFAULT_IMAGE, container_specs
@@ -72,7 +72,7 @@ class TestImageHealthcheck:
         assert readiness_url(SERVICES[service]["command"]) == health_url(service)
 
     def test_the_default_command_is_the_api(self):
-        from tests.deploy.test_compose import TestDockerfile  # noqa: PLC0415
+        from tests.deploy.test_dockerfile import TestDockerfile  # noqa: PLC0415
 
         (cmd,) = TestDockerfile().instructions("CMD")
         assert readiness_url(json.loads(cmd)) == "http://127.0.0.1:8000/readyz"
