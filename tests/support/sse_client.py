@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder
@@ -93,6 +95,12 @@ class SseStream:
             if frame.retry is not None and frame == Frame(retry=frame.retry):
                 continue  # a lone `retry:` (sent before a wait): nothing a client dispatches
             return frame
+
+    async def connected(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The payload of the next frame, which must be the stream's ``connected``."""
+        frame = await self.next(timeout)
+        assert frame.event == "connected", frame
+        return dict(json.loads(frame.data))
 
     async def take(self, count: int, timeout: float = 10.0) -> list[Frame]:
         deadline = time.monotonic() + timeout

@@ -7,10 +7,7 @@ stream starts empty and no other test's events reach it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +17,7 @@ import aio_pika
 import httpx
 import pytest
 import uvicorn
+from tests.support.servers import bound_socket, serving, wait_http_ok
 from tests.support.sse_client import Frame, SseStream, parse_frames
 
 from qahub_contracts.api import Notification, Stats
@@ -52,13 +50,6 @@ class RunningRelay:
         await asyncio.wait_for(self.task, 15)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def relay_settings(rabbitmq_url: str, **overrides: Any) -> RelaySettings:
     values: dict[str, Any] = {
         "rabbitmq_url": rabbitmq_url,
@@ -80,8 +71,7 @@ async def start_relay(
 
     async def start(**overrides: Any) -> RunningRelay:
         app = create_app(relay_settings(rabbitmq_url, **overrides))
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock = bound_socket()
         config = uvicorn.Config(
             app, access_log=False, log_level="warning", lifespan="on", timeout_graceful_shutdown=3
         )
@@ -89,25 +79,13 @@ async def start_relay(
         task = asyncio.create_task(server.serve(sockets=[sock]))
         relay = RunningRelay(f"http://127.0.0.1:{sock.getsockname()[1]}", server, task)
         running.append(relay)
-        await wait_ready(relay.base_url)
+        await wait_http_ok(f"{relay.base_url}/readyz", timeout=15)
         return relay
 
     yield start
     for relay in running:
         if not relay.task.done():
             await relay.stop()
-
-
-async def wait_ready(base_url: str, timeout: float = 15.0) -> None:
-    """Poll ``/readyz`` until it answers 200."""
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=base_url, timeout=2) as http:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get("/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.05)
-    pytest.fail(f"relay at {base_url} not ready within {timeout}s")
 
 
 @pytest.fixture
@@ -166,6 +144,11 @@ class Publisher:
 
     async def publish(self, event: DomainEvent) -> None:
         await self.raw(encode_event(event), event.event_type, str(event.event_id))
+
+    async def publish_all(self, events: Iterable[DomainEvent]) -> None:
+        """Publish ``events`` one after another, in order."""
+        for event in events:
+            await self.publish(event)
 
     async def raw(self, body: bytes, routing_key: str, message_id: str | None = None) -> None:
         message = aio_pika.Message(
@@ -267,8 +250,7 @@ async def fake_api() -> AsyncIterator[FakeApi]:
     from starlette.responses import JSONResponse  # noqa: PLC0415
     from starlette.routing import Route  # noqa: PLC0415
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = bound_socket()
     api = FakeApi(
         f"http://127.0.0.1:{sock.getsockname()[1]}",
         {"total": 7, "unread": 3, "read": 4, "unseen": 3},
@@ -300,11 +282,5 @@ async def fake_api() -> AsyncIterator[FakeApi]:
             Route("/api/v1/notifications", listing),
         ]
     )
-    server = uvicorn.Server(uvicorn.Config(app, access_log=False, log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    deadline = time.monotonic() + 5
-    while not server.started and time.monotonic() < deadline:  # noqa: ASYNC110 - no event to await
-        await asyncio.sleep(0.02)
-    yield api
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with serving(app, sock):
+        yield api

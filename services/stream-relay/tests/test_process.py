@@ -83,12 +83,6 @@ def relay_process(rabbitmq_url, tmp_path):
         process.kill()
 
 
-async def _connected(stream) -> dict:
-    frame = await stream.next()
-    assert frame.event == "connected"
-    return json.loads(frame.data)
-
-
 class TestProcess:
     async def test_sigkilled_relay_restarts_and_replays_everything(
         self, relay_process, open_stream, publisher, events, token
@@ -97,7 +91,7 @@ class TestProcess:
         relay = relay_process()
         await relay.ready()
         stream = await open_stream(relay.base_url, params={"token": token("alice")})
-        await _connected(stream)
+        await stream.connected()
         await publisher.publish(events.created("alice", "seen"))
         last_id = (await stream.until("notification"))[-1].id
         relay.process.send_signal(signal.SIGKILL)
@@ -110,7 +104,7 @@ class TestProcess:
         again = await open_stream(
             restarted.base_url, token("alice"), headers={"Last-Event-ID": last_id}
         )
-        assert (await _connected(again))["recovered"] is True
+        assert (await again.connected())["recovered"] is True
         frames = await again.until("stats", timeout=10)
         got = [json.loads(f.data)["id"] for f in frames if f.event == "notification"]
         assert got == [str(e.notification.id) for e in missed]
@@ -125,7 +119,7 @@ class TestProcess:
         stream = await open_stream(
             relay.base_url, params={"token": secret_token, "lastEventId": "1-abc"}
         )
-        await _connected(stream)
+        await stream.connected()
         async with httpx.AsyncClient() as http:
             await http.get(f"{relay.base_url}/api/v1/notifications/stream?token=bad{secret_token}")
         relay.process.send_signal(signal.SIGTERM)

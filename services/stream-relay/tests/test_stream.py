@@ -71,19 +71,6 @@ class TestRetryJitter:
         assert {config.stream_retry_ms() for _ in range(50)} == {1234}
 
 
-async def _connected(stream) -> dict:
-    frame = await stream.next()
-    assert frame.event == "connected"
-    return json.loads(frame.data)
-
-
-async def _publish_many(publisher, events, user, count):
-    created = [events.created(user, {"n": i}) for i in range(count)]
-    for event in created:
-        await publisher.publish(event)
-    return created
-
-
 class TestInitialData:
     """What a client that cannot be recovered gets: stats and recent."""
 
@@ -96,7 +83,7 @@ class TestInitialData:
         relay = await start_relay(notifications_api_url=fake_api.base_url)
         alice = token("alice")
         stream = await open_stream(relay.base_url, alice)
-        assert (await _connected(stream))["recovered"] is False
+        assert (await stream.connected())["recovered"] is False
         stats, recent = await stream.take(2)
         assert stats.event == "stats"
         assert json.loads(stats.data) == {"total": 7, "unread": 3, "read": 4, "unseen": 3}
@@ -114,7 +101,7 @@ class TestInitialData:
         relay = await start_relay(notifications_api_url=fake_api.base_url)
         for _ in range(2):
             stream = await open_stream(relay.base_url, token("alice"))
-            await _connected(stream)
+            await stream.connected()
             stats, recent = await stream.take(2)
             assert json.loads(stats.data) == {"total": 7, "unread": 3, "read": 4, "unseen": 3}
             assert json.loads(recent.data) == {"notifications": [item]}
@@ -128,7 +115,7 @@ class TestInitialData:
         fake_api.delay = 0.5  # under the relay's 1 s API timeout
         relay = await start_relay(notifications_api_url=fake_api.base_url)
         stream = await open_stream(relay.base_url, token("alice"))
-        await _connected(stream)
+        await stream.connected()
         meanwhile = events.created("alice", "meanwhile")
         await publisher.publish(meanwhile)
         frames = await stream.take(4)
@@ -145,12 +132,12 @@ class TestInitialData:
         """Without the API: no recent; stats from the user's latest indexed event."""
         relay = await start_relay()
         first = await open_stream(relay.base_url, token("alice"))
-        await _connected(first)
-        await _publish_many(publisher, events, "alice", 2)
+        await first.connected()
+        await publisher.publish_all(events.created("alice", {"n": i}) for i in range(2))
         await first.until("stats")  # the two live events
         await first.until("stats")
         second = await open_stream(relay.base_url, token("alice"))
-        await _connected(second)
+        await second.connected()
         stats = await second.next()
         assert stats.event == "stats"
         assert json.loads(stats.data) == {"total": 2, "unread": 2, "read": 0, "unseen": 2}
@@ -168,7 +155,7 @@ class TestFanOut:
         relay = await start_relay()
         tabs = [await open_stream(relay.base_url, token("alice")) for _ in range(2)]
         for tab in tabs:
-            await _connected(tab)
+            await tab.connected()
         created = events.created("alice")
         await publisher.publish(created)
         for tab in tabs:
@@ -188,7 +175,7 @@ class TestFanOut:
         )
         relay = await start_relay()
         stream = await open_stream(relay.base_url, token("alice"))
-        await _connected(stream)
+        await stream.connected()
         created = [events.created("alice", f"n{i}") for i in range(20)]
         for event in created:
             await publisher.publish(event)
@@ -203,119 +190,10 @@ class TestFanOut:
     ):
         relay = await start_relay()
         bob = await open_stream(relay.base_url, token("bob"))
-        await _connected(bob)
+        await bob.connected()
         await publisher.publish(events.created("alice", "for alice"))
         mine = events.created("bob", "for bob")
         await publisher.publish(mine)
         frame = (await bob.until("notification"))[-1]
         assert json.loads(frame.data)["id"] == str(mine.notification.id)
         assert "for alice" not in bob.raw
-
-
-class TestReplay:
-    """Last-Event-ID: exactly what was missed, in order, before live events."""
-
-    async def _last_id_then_missed(self, relay, open_stream, publisher, events, token, count):
-        stream = await open_stream(relay.base_url, token("alice"))
-        await _connected(stream)
-        await publisher.publish(events.created("alice", "seen"))
-        last_id = (await stream.until("notification"))[-1].id
-        await stream.close()
-        missed = await _publish_many(publisher, events, "alice", count)
-        await publisher.publish(events.created("bob", "not alice's"))
-        return last_id, missed
-
-    async def _assert_replayed(self, stream, missed, events):
-        assert (await _connected(stream))["recovered"] is True
-        frames = await stream.take(len(missed) + 1)
-        assert [f.event for f in frames] == ["notification"] * len(missed) + ["stats"]
-        got = [json.loads(f.data)["id"] for f in frames[:-1]]
-        assert got == [str(e.notification.id) for e in missed]
-        ids = [f.id for f in frames[:-1]]
-        offsets = [int(i.split("-")[0]) for i in ids]
-        assert offsets == sorted(set(offsets))
-        assert json.loads(frames[-1].data) == events.stats["alice"].model_dump()
-        return events.created("alice", "live")
-
-    async def test_fifty_missed_events_replay_in_order_via_header(
-        self, start_relay, open_stream, publisher, events, token
-    ):
-        relay = await start_relay()
-        last_id, missed = await self._last_id_then_missed(
-            relay, open_stream, publisher, events, token, 50
-        )
-        await _wait_indexed(relay, open_stream, publisher, events, token)
-        stream = await open_stream(
-            relay.base_url, token("alice"), headers={"Last-Event-ID": last_id}
-        )
-        live = await self._assert_replayed(stream, missed, events)
-        await publisher.publish(live)
-        frame = await stream.next()
-        assert json.loads(frame.data)["id"] == str(live.notification.id)
-
-    async def test_missed_events_replay_via_query_parameter_on_another_relay(
-        self, start_relay, open_stream, publisher, events, token
-    ):
-        """The id works on any instance: each reads the whole stream."""
-        first = await start_relay()
-        last_id, missed = await self._last_id_then_missed(
-            first, open_stream, publisher, events, token, 50
-        )
-        second = await start_relay()
-        await _wait_indexed(second, open_stream, publisher, events, token)
-        stream = await open_stream(second.base_url, token("alice"), params={"lastEventId": last_id})
-        await self._assert_replayed(stream, missed, events)
-
-    async def test_nothing_missed_gives_stats_and_no_recent(
-        self, start_relay, open_stream, publisher, events, token, fake_api
-    ):
-        relay = await start_relay(notifications_api_url=fake_api.base_url)
-        last_id, _ = await self._last_id_then_missed(
-            relay, open_stream, publisher, events, token, 0
-        )
-        fake_api.authorizations.clear()
-        stream = await open_stream(
-            relay.base_url, token("alice"), headers={"Last-Event-ID": last_id}
-        )
-        assert (await _connected(stream))["recovered"] is True
-        assert (await stream.next()).event == "stats"
-        live = events.created("alice", "live")
-        await publisher.publish(live)
-        assert (await stream.next()).event == "notification"
-        assert fake_api.authorizations == []
-
-    async def test_unusable_ids_are_not_recovered(
-        self, start_relay, open_stream, publisher, events, token
-    ):
-        """Malformed, another user's, another epoch's, or evicted ids: recovered false."""
-        relay = await start_relay(replay_max_events_per_user=3)
-        last_id, _ = await self._last_id_then_missed(
-            relay, open_stream, publisher, events, token, 5
-        )
-        bob = await open_stream(relay.base_url, token("bob"))
-        await _connected(bob)
-        await publisher.publish(events.created("bob"))
-        bob_id = (await bob.until("notification"))[-1].id
-        offset = last_id.split("-")[0]
-        for bad in [
-            "garbage",
-            "\u00e9\u00e9".encode(),
-            bob_id,
-            f"{offset}-000000000000",
-            last_id,
-            "9" * 200,
-        ]:
-            stream = await open_stream(
-                relay.base_url, token("alice"), headers={"Last-Event-ID": bad}
-            )
-            assert (await _connected(stream))["recovered"] is False, bad
-            await stream.close()
-
-
-async def _wait_indexed(relay, open_stream, publisher, events, token):
-    """Wait until ``relay`` has read everything published so far (a marker's round trip)."""
-    marker = await open_stream(relay.base_url, token("marker"))
-    await _connected(marker)
-    await publisher.publish(events.created("marker"))
-    await marker.until("notification")
-    await marker.close()

@@ -10,12 +10,6 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 
-async def _connected(stream) -> dict:
-    frame = await stream.next()
-    assert frame.event == "connected"
-    return json.loads(frame.data)
-
-
 class TestFraming:
     """Payloads can never break out of their frame."""
 
@@ -24,7 +18,7 @@ class TestFraming:
     ):
         relay = await start_relay()
         stream = await open_stream(relay.base_url, token("alice"))
-        await _connected(stream)
+        await stream.connected()
         evil = "line1\r\nevent: hacked\n\ndata: injected\rid: 999\n"
         created = events.created("alice", {"text": evil, "more": "x\ny"})
         await publisher.publish(created)
@@ -39,7 +33,7 @@ class TestHeartbeat:
         """A ': heartbeat' comment arrives every SSE_HEARTBEAT_SECONDS of silence."""
         relay = await start_relay(sse_heartbeat_seconds=0.5)
         stream = await open_stream(relay.base_url, token("alice"))
-        await _connected(stream)
+        await stream.connected()
         started = time.monotonic()
         beats = 0
         while beats < 2:
@@ -56,10 +50,10 @@ class TestLimitsAndAuth:
     ):
         relay = await start_relay(max_streams_per_user=2)
         for _ in range(2):
-            await _connected(await open_stream(relay.base_url, token("alice")))
+            await (await open_stream(relay.base_url, token("alice"))).connected()
         refused = await open_stream(relay.base_url, token("alice"), expect=429)
         assert refused.json()["error"]["code"] == "too_many_streams"
-        await _connected(await open_stream(relay.base_url, token("bob")))
+        await (await open_stream(relay.base_url, token("bob"))).connected()
         counts = await http.get(
             f"{relay.base_url}/api/v1/notifications/stream/connections",
             headers={"Authorization": f"Bearer {token('alice')}"},
@@ -89,11 +83,11 @@ class TestLimitsAndAuth:
     async def test_token_from_query_and_cookie_are_accepted(self, start_relay, open_stream, token):
         relay = await start_relay()
         stream = await open_stream(relay.base_url, params={"token": token("alice")})
-        assert (await _connected(stream))["userId"] == "alice"
+        assert (await stream.connected())["userId"] == "alice"
         cookie = await open_stream(
             relay.base_url, headers={"Cookie": f"access_token={token('bob')}"}
         )
-        assert (await _connected(cookie))["userId"] == "bob"
+        assert (await cookie.connected())["userId"] == "bob"
 
     async def test_a_client_that_leaves_is_released_at_once(
         self, start_relay, open_stream, token, http
@@ -101,7 +95,7 @@ class TestLimitsAndAuth:
         """No heartbeat is needed to notice a closed connection: its slot frees within ~1 s."""
         relay = await start_relay(max_streams_per_user=1, sse_heartbeat_seconds=60)
         stream = await open_stream(relay.base_url, token("alice"))
-        await _connected(stream)
+        await stream.connected()
         await stream.close()
         url = f"{relay.base_url}/api/v1/notifications/stream/connections"
         headers = {"Authorization": f"Bearer {token('alice')}"}
@@ -110,7 +104,7 @@ class TestLimitsAndAuth:
                 break
             await asyncio.sleep(0.05)
         assert (await http.get(url, headers=headers)).json() == {"total": 0, "user": 0}
-        await _connected(await open_stream(relay.base_url, token("alice")))
+        await (await open_stream(relay.base_url, token("alice"))).connected()
 
     async def test_other_methods_get_405_json(self, start_relay, http, token):
         relay = await start_relay()
@@ -124,7 +118,7 @@ class TestLimitsAndAuth:
     async def test_stream_ends_when_the_token_expires(self, start_relay, open_stream, token):
         relay = await start_relay()
         stream = await open_stream(relay.base_url, token("alice", ttl_seconds=2))
-        await _connected(stream)
+        await stream.connected()
         assert await stream.ended(timeout=6)
 
 
@@ -146,7 +140,7 @@ class TestConsumer:
     ):
         relay = await start_relay()
         stream = await open_stream(relay.base_url, token("alice"))
-        await _connected(stream)
+        await stream.connected()
         await publisher.raw(b"{not json", "notification.created")
         future = events.created("alice").model_dump(mode="json", by_alias=True)
         future["schemaVersion"] = 99
@@ -172,7 +166,7 @@ class TestConsumer:
     ):
         relay = await start_relay()
         stream = await open_stream(relay.base_url, token("alice"))
-        await _connected(stream)
+        await stream.connected()
         first = events.created("alice", "once")
         await publisher.publish(first)
         await publisher.publish(first)  # a republish after a lost confirm
@@ -188,7 +182,7 @@ class TestConsumer:
         """Broker drops the relay's connection: no event lost, none repeated."""
         relay = await start_relay()
         stream = await open_stream(relay.base_url, token("alice"))
-        await _connected(stream)
+        await stream.connected()
         before = events.created("alice", "before")
         await publisher.publish(before)
         await stream.until("stats")
