@@ -1,4 +1,4 @@
-"""What every scenario shares: our services as child processes, Nchan, process figures, results.
+"""What every scenario shares: our services as child processes, process figures, results.
 
 Everything here starts only its own processes and ends only those, by PID; every
 wait is bounded in time.
@@ -32,7 +32,6 @@ MGMT = "http://127.0.0.1:15672/api"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NOFILE = 200_000
 QAHUB = ROOT / ".venv" / "bin" / "qahub-notify"
-NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
 
 
 # ── figures ────────────────────────────────────────────────────────────────
@@ -42,6 +41,15 @@ def percentile(ordered: list[float], q: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def ms_percentiles(ordered: list[float]) -> dict[str, float]:
+    """p50 and p99 in ms, and the count, of sorted durations in seconds."""
+    return {
+        "p50": round(percentile(ordered, 0.5) * 1000, 2),
+        "p99": round(percentile(ordered, 0.99) * 1000, 2),
+        "n": len(ordered),
+    }
 
 
 def hist_summary(hist: dict[int, int], *, unit_us: int = 10) -> dict[str, Any]:
@@ -281,83 +289,6 @@ async def create_vhost(vhost: str) -> None:
 async def delete_vhost(vhost: str) -> None:
     async with httpx.AsyncClient(auth=("guest", "guest"), timeout=30) as mgmt:
         await mgmt.delete(f"{MGMT}/vhosts/{vhost}")
-
-
-# ── the peer: nginx + Nchan ─────────────────────────────────────────────────
-
-NCHAN_CONF = """\
-load_module {module};
-worker_processes 1;
-master_process off;
-daemon off;
-worker_rlimit_nofile {nofile};
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections {nofile}; multi_accept on; }}
-http {{
-  access_log off;
-  client_body_temp_path {tmp}/body;
-  proxy_temp_path {tmp}/proxy;
-  fastcgi_temp_path {tmp}/fastcgi;
-  uwsgi_temp_path {tmp}/uwsgi;
-  scgi_temp_path {tmp}/scgi;
-  nchan_shared_memory_size 512M;
-  server {{
-    listen 127.0.0.1:{port} backlog=4096;
-    location ~ ^/pub/(\\w+)$ {{
-      nchan_publisher;
-      nchan_channel_id $1;
-      nchan_message_buffer_length {buffer};
-      nchan_message_timeout 1h;
-    }}
-    location ~ ^/sub/(\\w+)$ {{
-      nchan_subscriber eventsource;
-      nchan_channel_id $1;
-      nchan_eventsource_event notification;
-      nchan_eventsource_ping_interval {heartbeat};
-      nchan_subscriber_first_message newest;
-    }}
-    location = /healthz {{ return 200 ok; }}
-  }}
-}}
-"""
-
-
-class Nchan:
-    """nginx + Nchan, one process (``master_process off``: it is the one worker), loopback."""
-
-    def __init__(self, *, heartbeat: int = 30, buffer: int = 2000) -> None:
-        self.port = free_port()
-        self.tmp = Path(tempfile.mkdtemp(prefix="qahub-bench-nchan-"))
-        self.heartbeat = heartbeat
-        self.buffer = buffer
-        self.child: Child | None = None
-
-    async def __aenter__(self) -> Self:
-        if shutil.which("nginx") is None or not NCHAN_MODULE.exists():  # noqa: ASYNC240
-            raise RuntimeError("nginx + Nchan not installed: run bench/setup.sh")
-        conf = self.tmp / "nginx.conf"
-        conf.write_text(
-            NCHAN_CONF.format(
-                module=NCHAN_MODULE,
-                nofile=NOFILE // 2,
-                tmp=self.tmp,
-                port=self.port,
-                buffer=self.buffer,
-                heartbeat=self.heartbeat,
-            )
-        )
-        RESULTS.joinpath("logs").mkdir(parents=True, exist_ok=True)
-        log = RESULTS / "logs" / f"nchan-{uuid.uuid4().hex[:6]}.log"
-        argv = ["nginx", "-p", str(self.tmp), "-c", str(conf), "-e", str(self.tmp / "error.log")]
-        self.child = Child("nchan", argv, dict(os.environ), log)
-        await wait_ready(f"http://127.0.0.1:{self.port}/healthz", self.child, timeout=20)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.child is not None:
-            self.child.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def python() -> str:

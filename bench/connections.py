@@ -25,8 +25,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import uvloop
-from common import Nchan, Stack, load_avg, proc_cpu, proc_rss, write_result
-from loadgen import Target, Workers, nchan, ours, plan_round_robin, post_all, progress
+from common import Stack, load_avg, proc_cpu, proc_rss, write_result
+from loadgen import Target, nchan, ours, progress
+from nchan import Nchan
+from posting import plan_round_robin, post_all
+from workers import Workers
 
 
 async def idle_streams(target: Target, server_pid: int, args: argparse.Namespace) -> dict[str, Any]:

@@ -21,8 +21,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import uvloop
-from common import Nchan, Stack, hist_summary, load_avg, write_result
-from loadgen import deliver, nchan, ours
+from common import Stack, hist_summary, load_avg, write_result
+from delivery import deliver
+from loadgen import nchan, ours
+from nchan import Nchan
 
 
 def side(figures: dict[str, Any], server: str) -> dict[str, Any]:

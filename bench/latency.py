@@ -22,8 +22,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import uvloop
-from common import Nchan, Stack, create_vhost, delete_vhost, hist_summary, load_avg, write_result
-from loadgen import deliver, floor, nchan, ours
+from common import Stack, create_vhost, delete_vhost, hist_summary, load_avg, write_result
+from delivery import deliver
+from floor import floor
+from loadgen import nchan, ours
+from nchan import Nchan
 
 
 async def measure_floor(count: int) -> dict[str, Any]:

@@ -35,8 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aio_pika
 import httpx
 import uvloop
-from common import SECRET, Nchan, Stack, load_avg, proc_rss, write_result
-from loadgen import Target, nchan, ours, post_all, progress
+from common import SECRET, Stack, load_avg, proc_rss, write_result
+from loadgen import Target, nchan, ours, progress
+from nchan import Nchan
+from posting import post_all
 from wire import open_stream
 
 from qahub_contracts.api import Notification, Stats
