@@ -49,7 +49,7 @@ async def listed_once_each(tab: Page, ids: list[str]) -> None:
     await expect(rows).to_have_count(len(ids))
     shown = await rows.evaluate_all("els => els.map(e => e.dataset.id)")
     assert sorted(shown) == sorted(ids), "a notification is missing or shown twice"
-    await expect(tab.locator("#badge")).to_have_text(str(len(ids)))
+    await expect(tab.locator("#unread")).to_have_text(f"{len(ids)} unread")
 
 
 class TestOneStreamPerBrowser:
@@ -67,7 +67,7 @@ class TestOneStreamPerBrowser:
         created = await demo.api.create("42", {"title": "Seen by every tab"})
         for tab in tabs:
             await expect(tab.locator(f"#n-{created['id']}")).to_contain_text("Seen by every tab")
-            await expect(tab.locator("#badge")).to_have_text("1")
+            await expect(tab.locator("#unread")).to_have_text("1 unread")
             await expect(tab.locator("#state")).to_have_attribute("data-state", "connected")
         assert await user_streams(demo, "42") == 1
 
@@ -108,6 +108,7 @@ class TestSignInAgain:
         for tab in tabs:  # the first tab holds the stream: it was elected first
             await tab.goto(expired)
             await expect(tab.locator("#state")).to_have_attribute("data-state", "signed-out")
+            await tab.get_by_role("button", name="Notifications").click()
         await tabs[1].get_by_label("Access token (JWT)").fill(mint_token(SECRET, "42"))
         await tabs[1].get_by_role("button", name="Sign in").click()
         created = await demo.api.create("42", "signed in again")

@@ -78,5 +78,11 @@ def test_the_demo_page_ships_in_the_relay_wheel(tmp_path: Path):
     )
     (wheel,) = tmp_path.glob("stream_relay-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for name in ("index.html", "demo.js", "demo.css", "qahub-notifications.js"):
+    for name in (
+        "index.html",
+        "demo.js",
+        "demo-preferences.js",
+        "demo.css",
+        "qahub-notifications.js",
+    ):
         assert f"stream_relay/static/{name}" in names

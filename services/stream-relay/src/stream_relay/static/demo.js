@@ -1,6 +1,8 @@
-// The demo inbox (DESIGN §5, §10), built on the client every relay serves: one stream per
-// browser however many tabs are open, token renewal, replay after a reconnect.
+// The demo inbox (DESIGN §5, §10, §13), built on the client every relay serves: one stream per
+// browser however many tabs are open, token renewal, replay after a reconnect. The bell's badge
+// counts unseen notifications; opening the list marks them seen.
 import { createInbox } from "./qahub-notifications.js";
+import { noteTypes, openPreferences, setUpPreferences } from "./demo-preferences.js";
 
 const $ = (id) => document.getElementById(id);
 const rows = new Map(); // id -> <li>
@@ -41,6 +43,7 @@ function row(n) {
     '<div class="body"><p class="text"><span class="visually-hidden state"></span><span class="label"></span></p>' +
     '<div class="meta"><span class="type"></span> · <time></time></div></div>' +
     '<div class="actions"><button type="button" class="toggle" data-act="toggle"></button>' +
+    '<button type="button" class="archive" data-act="archive">Archive</button>' +
     '<button type="button" class="delete" data-act="delete">Delete</button></div>';
   return li;
 }
@@ -58,6 +61,7 @@ function fill(li, n) {
   const toggle = li.querySelector(".toggle");
   toggle.textContent = unread ? "Mark read" : "Mark unread";
   toggle.setAttribute("aria-label", `${toggle.textContent}: ${label}`);
+  li.querySelector(".archive").setAttribute("aria-label", `Archive: ${label}`);
   li.querySelector(".delete").setAttribute("aria-label", `Delete: ${label}`);
 }
 function renderList(notifications) {
@@ -67,7 +71,7 @@ function renderList(notifications) {
     if (keep.has(id)) continue;
     if (li.contains(document.activeElement)) {
       const next = li.nextElementSibling ?? li.previousElementSibling;
-      (next?.querySelector("button") ?? $("mark-all")).focus();
+      (next?.querySelector("button") ?? $("bell")).focus();
     }
     li.remove();
     rows.delete(id);
@@ -83,12 +87,16 @@ function renderList(notifications) {
   });
   $("empty").hidden = notifications.length > 0;
 }
-function renderBadge(unread) {
+// The badge counts what the user has not seen yet (DESIGN §13); unread rows keep their styling
+// and the list's own count, so reading one in another tab leaves the badge as it is.
+function renderCounts({ unseen, unread }) {
   const badge = $("badge");
-  badge.textContent = unread;
-  badge.dataset.count = unread;
-  badge.setAttribute("aria-label", `${unread} unread`);
-  document.title = unread > 0 ? `(${unread}) QaHub inbox` : "QaHub inbox";
+  badge.textContent = unseen;
+  badge.dataset.count = unseen;
+  badge.setAttribute("aria-label", `${unseen} unseen`);
+  $("bell").setAttribute("aria-label", `Notifications, ${unseen} unseen`);
+  document.title = unseen > 0 ? `(${unseen}) QaHub inbox` : "QaHub inbox";
+  $("unread").textContent = `${unread} unread`;
   $("mark-all").disabled = unread === 0;
 }
 function renderStatus(state) {
@@ -115,15 +123,44 @@ function renderStatus(state) {
 let previous = null;
 function render(state) {
   renderStatus(state);
-  renderBadge(state.stats.unread);
+  renderCounts(state.stats);
   renderList(state.notifications);
+  noteTypes(state.notifications);
   $("list").setAttribute("aria-busy", String(state.loading));
   $("load-more").hidden = state.nextCursor === null;
   $("notice").textContent = state.error && state.status === "live" ? `Not done: ${state.error.message}` : "";
   if (previous && !previous.loading && state.latest && state.latest !== previous.latest) {
     $("announce").textContent = `New notification: ${summary(state.latest)}`;
   }
+  if (previous && state.latest !== previous.latest) refused = false;
   previous = state;
+  markSeen();
+}
+
+// ---- seen: an open list in a visible tab is a list the user has seen ---------------------------
+// The badge clears when the API's `stats` says so (the client also clears it at once and puts it
+// back if the API refuses). After a refusal it waits for the next opening or news, never loops.
+let open = false;
+let seeing = false; // a markSeen() on its way
+let refused = false;
+function markSeen() {
+  const state = inbox?.getState();
+  const looking = open && document.visibilityState === "visible";
+  if (!state || !looking || seeing || refused || state.loading || state.status !== "live") return;
+  if (state.stats.unseen === 0) return;
+  seeing = true;
+  inbox.markSeen().then((ok) => {
+    seeing = false;
+    refused = !ok;
+    markSeen(); // news may have arrived while the answer was on its way
+  });
+}
+function setOpen(next) {
+  open = next;
+  $("bell").setAttribute("aria-expanded", String(open));
+  $("panel").hidden = !open;
+  refused = false;
+  markSeen();
 }
 
 // ---- wiring --------------------------------------------------------------------------------------
@@ -133,6 +170,7 @@ function start() {
   $("who").textContent = sub ? `signed in as ${sub}` : "";
   inbox = createInbox({ apiUrl: "", getToken: () => token });
   inbox.subscribe(render);
+  setUpPreferences(inbox);
 }
 $("list").addEventListener("click", (e) => {
   const button = e.target.closest("button[data-act]");
@@ -140,10 +178,24 @@ $("list").addEventListener("click", (e) => {
   const n = id && inbox?.getState().notifications.find((m) => m.id === id);
   if (!n) return;
   const label = summary(n);
-  const done = button.dataset.act === "toggle"
+  const act = button.dataset.act;
+  const done = act === "toggle"
     ? inbox.markRead(id, !n.readAt).then((ok) => ok && `Marked ${n.readAt ? "unread" : "read"}: ${label}`)
-    : inbox.remove(id).then((ok) => ok && `Deleted: ${label}`);
+    : act === "archive"
+      ? inbox.archive(id).then((ok) => ok && `Archived: ${label}`)
+      : inbox.remove(id).then((ok) => ok && `Deleted: ${label}`);
   done.then((said) => { if (said) $("announce").textContent = said; });
+});
+$("bell").addEventListener("click", () => setOpen(!open));
+$("prefs-toggle").addEventListener("click", () => {
+  const show = $("prefs").hidden;
+  $("prefs-toggle").setAttribute("aria-expanded", String(show));
+  $("prefs").hidden = !show;
+  if (show) openPreferences();
+});
+document.addEventListener("visibilitychange", () => {
+  refused = false;
+  markSeen();
 });
 $("mark-all").addEventListener("click", () => inbox?.markAllRead());
 $("load-more").addEventListener("click", () => inbox?.loadMore());
