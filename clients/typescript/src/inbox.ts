@@ -3,15 +3,14 @@
 // reducer over them. Actions go to the API from the tab that made them, optimistically.
 import type { Preferences } from "./contracts.js";
 import { join, type ChannelLike, type Group, type LockManagerLike } from "./leader.js";
+import { undoFor, type LocalChange } from "./optimistic.js";
 import {
   initialState,
   reduce,
-  undoFor,
   type Action,
   type Frame,
   type InboxError,
   type InboxState,
-  type LocalChange,
   type Status,
 } from "./reducer.js";
 import { Rest, RestError } from "./rest.js";

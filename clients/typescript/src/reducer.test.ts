@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Notification } from "./contracts.js";
-import { initialState, reduce, undoFor, type Action, type Frame, type InboxState } from "./reducer.js";
+import { undoFor } from "./optimistic.js";
+import { initialState, reduce, type Action, type Frame, type InboxState } from "./reducer.js";
 import { recorded } from "./testing/fakes.js";
 
 const run = (frames: readonly Frame[], from: InboxState = initialState): InboxState =>

@@ -9,6 +9,8 @@ import type {
   Stats,
   StreamConnected,
 } from "./contracts.js";
+import { applyLocal, applyRollback, type LocalChange, type Undo } from "./optimistic.js";
+import { appendOlder, upsert, withinLoaded } from "./order.js";
 
 export type Status = "connecting" | "live" | "reconnecting" | "signed-out";
 
@@ -62,14 +64,6 @@ export interface InboxState {
   readonly statsSeen: number;
 }
 
-/** An optimistic change made before the API answers; rolled back if it refuses. */
-export type LocalChange =
-  | { readonly kind: "read"; readonly id: string; readonly read: boolean; readonly at: string }
-  | { readonly kind: "remove"; readonly id: string }
-  | { readonly kind: "archive"; readonly id: string }
-  | { readonly kind: "read-all"; readonly at: string }
-  | { readonly kind: "seen-all"; readonly at: string };
-
 export type Action =
   | { readonly type: "frame"; readonly frame: Frame }
   | { readonly type: "status"; readonly status: Status; readonly error?: InboxError | null }
@@ -84,13 +78,6 @@ export type Action =
   | { readonly type: "rollback"; readonly undo: Undo; readonly error: InboxError }
   | { readonly type: "error"; readonly error: InboxError | null }
   | { readonly type: "adopt"; readonly state: InboxState };
-
-/** What a rollback puts back: the notifications as they were and the counters' change. */
-export interface Undo {
-  readonly before: readonly Notification[];
-  readonly delta: Stats;
-  readonly statsSeen: number;
-}
 
 export const initialState: InboxState = {
   notifications: [],
@@ -107,30 +94,6 @@ export const initialState: InboxState = {
   snapshotDue: false,
   statsSeen: 0,
 };
-
-const time = (n: Notification): number => Date.parse(n.createdAt);
-
-/** The list with `n` in it: replaced in place when known, else before the first row created
- * no later than it (newest first; ties: the later arrival first). */
-export function upsert(list: readonly Notification[], n: Notification): readonly Notification[] {
-  const at = list.findIndex((m) => m.id === n.id);
-  if (at >= 0) return list.map((m, i) => (i === at ? n : m));
-  const created = time(n);
-  const before = list.findIndex((m) => time(m) <= created);
-  return before < 0 ? [...list, n] : [...list.slice(0, before), n, ...list.slice(before)];
-}
-
-function appendOlder(list: readonly Notification[], n: Notification): readonly Notification[] {
-  if (list.some((m) => m.id === n.id)) return list;
-  const created = time(n);
-  const after = list.findIndex((m) => time(m) < created);
-  return after < 0 ? [...list, n] : [...list.slice(0, after), n, ...list.slice(after)];
-}
-
-function withinLoaded(state: InboxState, n: Notification): boolean {
-  const oldest = state.notifications[state.notifications.length - 1];
-  return state.nextCursor === null || oldest === undefined || time(n) >= time(oldest);
-}
 
 function settle(state: InboxState): InboxState {
   const loading = state.held !== null || state.snapshotDue;
@@ -173,7 +136,7 @@ function applyFrame(state: InboxState, frame: Frame): InboxState {
       }
       const known = state.notifications.some((m) => m.id === frame.data.id);
       const fresh = frame.event === "notification" && !known;
-      const keep = known || fresh || withinLoaded(state, frame.data);
+      const keep = known || fresh || withinLoaded(state.notifications, state.nextCursor === null, frame.data);
       return {
         ...counted(state, frame.id),
         notifications: keep ? upsert(state.notifications, frame.data) : state.notifications,
@@ -215,68 +178,9 @@ function applyPage(state: InboxState, action: Extract<Action, { type: "page" }>)
   return { ...next, latest: state.latest, lastEventId: state.lastEventId, replayed: state.replayed };
 }
 
-const zero: Stats = { total: 0, unread: 0, read: 0, unseen: 0 };
-
 /** Stats from an API before DESIGN §13 have no `unseen`: then every unread one is unseen. */
 export function withUnseen(stats: Stats): Stats {
   return stats.unseen === undefined ? { ...stats, unseen: stats.unread } : stats;
-}
-
-const unseen = (n: Notification): number => (n.seenAt == null ? 1 : 0);
-
-/** The notifications a local change touches, as they are now, and its effect on the counts. */
-export function undoFor(state: InboxState, change: LocalChange): Undo {
-  const before = state.notifications.filter((n) =>
-    change.kind === "read-all" ? n.readAt === null : change.kind === "seen-all" ? n.seenAt == null : n.id === change.id,
-  );
-  const target = before[0];
-  let delta = zero;
-  if (change.kind === "read-all") {
-    // Reading marks seen too; every unseen one is unread.
-    delta = { total: 0, unread: -state.stats.unread, read: state.stats.unread, unseen: -state.stats.unseen };
-  } else if (target !== undefined && change.kind === "read" && (target.readAt === null) === change.read) {
-    const d = change.read ? 1 : -1;
-    delta = { total: 0, unread: -d, read: d, unseen: change.read ? -unseen(target) : 0 };
-  } else if (change.kind === "seen-all") {
-    delta = { ...zero, unseen: -state.stats.unseen };
-  } else if (target !== undefined && (change.kind === "remove" || change.kind === "archive")) {
-    const unread = target.readAt === null ? 1 : 0;
-    delta = { total: -1, unread: -unread, read: unread - 1, unseen: -unseen(target) };
-  }
-  return { before, delta, statsSeen: state.statsSeen };
-}
-
-function plus(a: Stats, b: Stats, sign: 1 | -1): Stats {
-  return {
-    total: Math.max(0, a.total + sign * b.total),
-    unread: Math.max(0, a.unread + sign * b.unread),
-    read: Math.max(0, a.read + sign * b.read),
-    unseen: Math.max(0, a.unseen + sign * b.unseen),
-  };
-}
-
-function applyLocal(state: InboxState, change: LocalChange): InboxState {
-  const { delta } = undoFor(state, change);
-  const stats = plus(state.stats, delta, 1);
-  if (change.kind === "remove" || change.kind === "archive") {
-    return { ...state, stats, notifications: state.notifications.filter((n) => n.id !== change.id) };
-  }
-  const notifications = state.notifications.map((n) => {
-    const seenAt = n.seenAt ?? change.at; // reading marks seen too
-    if (change.kind === "seen-all") return n.seenAt == null ? { ...n, seenAt } : n;
-    if (change.kind === "read-all") return n.readAt === null ? { ...n, readAt: change.at, seenAt } : n;
-    if (n.id !== change.id) return n;
-    return change.read ? { ...n, readAt: n.readAt ?? change.at, seenAt } : { ...n, readAt: null };
-  });
-  return { ...state, stats, notifications };
-}
-
-function applyRollback(state: InboxState, undo: Undo, error: InboxError): InboxState {
-  let list = state.notifications;
-  for (const n of undo.before) list = upsert(list, n);
-  // A `stats` frame since the change is exact (the refused change is not in it).
-  const stats = state.statsSeen === undo.statsSeen ? plus(state.stats, undo.delta, -1) : state.stats;
-  return { ...state, notifications: list, stats, error };
 }
 
 /** The one reducer: the next state, never mutating `state`. */

@@ -73,22 +73,7 @@ function join(options) {
   };
 }
 
-// src/reducer.ts
-var initialState = {
-  notifications: [],
-  stats: { total: 0, unread: 0, read: 0, unseen: 0 },
-  status: "connecting",
-  replayed: 0,
-  error: null,
-  loading: true,
-  nextCursor: null,
-  lastEventId: null,
-  latest: null,
-  replaying: false,
-  held: null,
-  snapshotDue: false,
-  statsSeen: 0
-};
+// src/order.ts
 var time = (n) => Date.parse(n.createdAt);
 function upsert(list, n) {
   const at = list.findIndex((m) => m.id === n.id);
@@ -103,91 +88,13 @@ function appendOlder(list, n) {
   const after = list.findIndex((m) => time(m) < created);
   return after < 0 ? [...list, n] : [...list.slice(0, after), n, ...list.slice(after)];
 }
-function withinLoaded(state, n) {
-  const oldest = state.notifications[state.notifications.length - 1];
-  return state.nextCursor === null || oldest === void 0 || time(n) >= time(oldest);
+function withinLoaded(list, complete, n) {
+  const oldest = list[list.length - 1];
+  return complete || oldest === void 0 || time(n) >= time(oldest);
 }
-function settle(state) {
-  const loading = state.held !== null || state.snapshotDue;
-  return loading === state.loading ? state : { ...state, loading };
-}
-function applyFrame(state, frame) {
-  switch (frame.event) {
-    case "connected": {
-      const { recovered } = frame.data;
-      return {
-        ...state,
-        status: "live",
-        error: null,
-        replaying: recovered,
-        replayed: 0,
-        // Not recovered: the list may be stale; it is refetched and the snapshot follows.
-        held: recovered ? null : [],
-        snapshotDue: !recovered
-      };
-    }
-    case "stats":
-      return {
-        ...state,
-        stats: withUnseen(frame.data),
-        statsSeen: state.statsSeen + 1,
-        replaying: false,
-        snapshotDue: false
-      };
-    case "recent": {
-      let list = state.notifications;
-      for (const n of [...frame.data.notifications].reverse()) list = upsert(list, n);
-      return { ...state, notifications: list, snapshotDue: false };
-    }
-    case "notification":
-    case "notification.updated": {
-      if (frame.data.archivedAt != null) {
-        return { ...counted(state, frame.id), notifications: state.notifications.filter((m) => m.id !== frame.data.id) };
-      }
-      const known = state.notifications.some((m) => m.id === frame.data.id);
-      const fresh = frame.event === "notification" && !known;
-      const keep = known || fresh || withinLoaded(state, frame.data);
-      return {
-        ...counted(state, frame.id),
-        notifications: keep ? upsert(state.notifications, frame.data) : state.notifications,
-        latest: fresh ? frame.data : state.latest
-      };
-    }
-    case "notification.deleted":
-      return {
-        ...counted(state, frame.id),
-        notifications: state.notifications.filter((m) => m.id !== frame.data.id)
-      };
-  }
-}
-function counted(state, id) {
-  return {
-    ...state,
-    lastEventId: id ?? state.lastEventId,
-    replayed: state.replaying ? state.replayed + 1 : state.replayed
-  };
-}
-function applyPage(state, action) {
-  if (!action.replace) {
-    let list = state.notifications;
-    for (const n of action.items) list = appendOlder(list, n);
-    return { ...state, notifications: list, nextCursor: action.nextCursor };
-  }
-  let next = {
-    ...state,
-    notifications: action.items,
-    nextCursor: action.nextCursor,
-    held: null
-  };
-  for (const frame of state.held ?? []) {
-    if (frame.event !== "connected" && frame.event !== "stats") next = applyFrame(next, frame);
-  }
-  return { ...next, latest: state.latest, lastEventId: state.lastEventId, replayed: state.replayed };
-}
+
+// src/optimistic.ts
 var zero = { total: 0, unread: 0, read: 0, unseen: 0 };
-function withUnseen(stats) {
-  return stats.unseen === void 0 ? { ...stats, unseen: stats.unread } : stats;
-}
 var unseen = (n) => n.seenAt == null ? 1 : 0;
 function undoFor(state, change) {
   const before = state.notifications.filter(
@@ -236,6 +143,103 @@ function applyRollback(state, undo, error) {
   for (const n of undo.before) list = upsert(list, n);
   const stats = state.statsSeen === undo.statsSeen ? plus(state.stats, undo.delta, -1) : state.stats;
   return { ...state, notifications: list, stats, error };
+}
+
+// src/reducer.ts
+var initialState = {
+  notifications: [],
+  stats: { total: 0, unread: 0, read: 0, unseen: 0 },
+  status: "connecting",
+  replayed: 0,
+  error: null,
+  loading: true,
+  nextCursor: null,
+  lastEventId: null,
+  latest: null,
+  replaying: false,
+  held: null,
+  snapshotDue: false,
+  statsSeen: 0
+};
+function settle(state) {
+  const loading = state.held !== null || state.snapshotDue;
+  return loading === state.loading ? state : { ...state, loading };
+}
+function applyFrame(state, frame) {
+  switch (frame.event) {
+    case "connected": {
+      const { recovered } = frame.data;
+      return {
+        ...state,
+        status: "live",
+        error: null,
+        replaying: recovered,
+        replayed: 0,
+        // Not recovered: the list may be stale; it is refetched and the snapshot follows.
+        held: recovered ? null : [],
+        snapshotDue: !recovered
+      };
+    }
+    case "stats":
+      return {
+        ...state,
+        stats: withUnseen(frame.data),
+        statsSeen: state.statsSeen + 1,
+        replaying: false,
+        snapshotDue: false
+      };
+    case "recent": {
+      let list = state.notifications;
+      for (const n of [...frame.data.notifications].reverse()) list = upsert(list, n);
+      return { ...state, notifications: list, snapshotDue: false };
+    }
+    case "notification":
+    case "notification.updated": {
+      if (frame.data.archivedAt != null) {
+        return { ...counted(state, frame.id), notifications: state.notifications.filter((m) => m.id !== frame.data.id) };
+      }
+      const known = state.notifications.some((m) => m.id === frame.data.id);
+      const fresh = frame.event === "notification" && !known;
+      const keep = known || fresh || withinLoaded(state.notifications, state.nextCursor === null, frame.data);
+      return {
+        ...counted(state, frame.id),
+        notifications: keep ? upsert(state.notifications, frame.data) : state.notifications,
+        latest: fresh ? frame.data : state.latest
+      };
+    }
+    case "notification.deleted":
+      return {
+        ...counted(state, frame.id),
+        notifications: state.notifications.filter((m) => m.id !== frame.data.id)
+      };
+  }
+}
+function counted(state, id) {
+  return {
+    ...state,
+    lastEventId: id ?? state.lastEventId,
+    replayed: state.replaying ? state.replayed + 1 : state.replayed
+  };
+}
+function applyPage(state, action) {
+  if (!action.replace) {
+    let list = state.notifications;
+    for (const n of action.items) list = appendOlder(list, n);
+    return { ...state, notifications: list, nextCursor: action.nextCursor };
+  }
+  let next = {
+    ...state,
+    notifications: action.items,
+    nextCursor: action.nextCursor,
+    held: null
+  };
+  for (const frame of state.held ?? []) {
+    if (frame.event !== "connected" && frame.event !== "stats") next = applyFrame(next, frame);
+  }
+  return { ...next, latest: state.latest, lastEventId: state.lastEventId, replayed: state.replayed };
+}
+function withUnseen(stats) {
+  return stats.unseen === void 0 ? { ...stats, unseen: stats.unread } : stats;
 }
 function reduce(state, action) {
   switch (action.type) {
