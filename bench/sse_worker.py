@@ -85,7 +85,9 @@ async def run(spec: dict) -> None:
         streams.append(stream)
 
     started = time.perf_counter()
-    users = [u for u in spec["users"] for _ in range(spec["tabs"])]
+    # Each round opens one tab of every user: a dead relay's clients come back after
+    # their own jittered `retry:`, so a user's tabs do not arrive side by side.
+    users = [u for _ in range(spec["tabs"]) for u in spec["users"]]
     await asyncio.gather(*(connect(u) for u in users))
     connect_s = time.perf_counter() - started
     total = sum(1 for s in streams if s.expect > 0)  # a stream expecting nothing is done
@@ -130,7 +132,9 @@ async def run(spec: dict) -> None:
 async def storm(spec: dict) -> None:
     """Open every stream at its planned moment; time each one to its head and snapshot."""
     port, template = spec["port"], spec["path"]
-    users = [u for u in spec["users"] for _ in range(spec["tabs"])]
+    # Each round opens one tab of every user: a dead relay's clients come back after
+    # their own jittered `retry:`, so a user's tabs do not arrive side by side.
+    users = [u for _ in range(spec["tabs"]) for u in spec["users"]]
     n = max(1, len(users))
     tokens = {u: mint_token(spec["secret"], u, ttl_seconds=7200) for u in spec["users"]}
     statuses: dict[str, int] = {}

@@ -5,7 +5,9 @@ What a relay sees when another one dies: all of that relay's clients arrive
 within one ``retry:``. Starts the API and one relay (its own vhost, its own
 SQLite database), gives every user ``--seed`` unread notifications, then opens
 ``--streams`` streams (``--streams / --users`` tabs per user) spread evenly over
-``--spread`` seconds from several client processes. Reports:
+``--spread`` seconds from several client processes, one tab of every user per
+round (a user's tabs arrive spread over the window, as after jittered
+``retry:``s). Reports:
 
 - time from each stream's connect to its response head and to its snapshot
   (the ``recent`` frame, after ``stats``): p50/p99/max; streams without one

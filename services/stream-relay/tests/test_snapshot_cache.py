@@ -187,6 +187,22 @@ class TestReuse:
         assert (await later) is not kept
         assert client.tokens == ["t1", "t3"]
 
+    async def test_ready_gives_only_what_get_would_give_without_waiting(self, client, index):
+        """A stream takes a kept snapshot at once (one write for all its opening frames);
+        nothing while the user's request is in flight or after the user's next event."""
+        snapshots = cache(client, index)
+        assert snapshots.ready("alice") is None  # nothing asked yet
+        first = asyncio.create_task(snapshots.get("alice", "t1"))
+        await settle()
+        assert snapshots.ready("alice") is None  # in flight: the stream must wait
+        await client.answer()
+        kept = await first
+        assert snapshots.ready("alice") is kept
+        assert snapshots.ready("bob") is None
+        index.add(IndexedEvent.from_event(0, created("alice")))
+        assert snapshots.ready("alice") is None  # may predate that event
+        assert client.tokens == ["t1"]
+
     async def test_it_expires_and_reuse_zero_keeps_nothing(self, client, index):
         snapshots = cache(client, index, reuse=0)
         for i in range(2):

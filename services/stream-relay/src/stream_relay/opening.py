@@ -8,10 +8,11 @@ Guarantees:
   horizon) or queued on the connection (above it);
 - :func:`connected_frame` is the first frame: ``retry:`` and ``connected
   {clientId, userId, timestamp, recovered}``;
-- :func:`initial_frames` follows it: recovered, every missed event of the
-  user in order, then one ``stats`` (no API call); not recovered, ``stats``
-  (the API's, else the latest indexed) and ``recent`` (when the API answered),
-  whose notifications the connection's frame rules then skip live.
+- :func:`replayed_frames` or :func:`snapshot_frames` follow it: recovered,
+  every missed event of the user in order, then one ``stats`` (no API call);
+  not recovered, ``stats`` (the API's, else the latest indexed) and ``recent``
+  (when the API answered), whose notifications the connection's frame rules
+  then skip live.
 """
 
 from __future__ import annotations
@@ -21,15 +22,14 @@ from datetime import UTC, datetime
 
 import orjson
 
-from qahub_contracts.api import Stats
 from stream_relay import sse
 from stream_relay.fanout import Connection
 from stream_relay.frames import ConnectionFrames
 from stream_relay.metrics import RelayMetrics
 from stream_relay.replay import Replay, ReplayIndex
-from stream_relay.snapshot_cache import SnapshotCache
+from stream_relay.snapshot import Snapshot
 
-__all__ = ["HandOver", "connected_frame", "initial_frames"]
+__all__ = ["HandOver", "connected_frame", "replayed_frames", "snapshot_frames"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +38,19 @@ class HandOver:
 
     replay: Replay
     horizon: int  # every event at or below it is covered by the replay or the snapshot
-    latest_stats: Stats | None
+    latest_stats: bytes  # the user's newest indexed ``stats`` frame (empty: none indexed)
 
     @classmethod
     def take(cls, index: ReplayIndex, user_id: str, last_event_id: str | None) -> HandOver:
-        """The replay for ``last_event_id`` and the horizon, now (no await)."""
+        """The replay for ``last_event_id`` and the horizon, now (no await).
+
+        The latest ``stats`` are the frame the index already encoded for that event
+        (no decoding per stream)."""
         latest = index.latest(user_id)
         return cls(
             replay=index.since(user_id, last_event_id),
             horizon=-1 if index.last_offset is None else index.last_offset,
-            latest_stats=latest.event.stats if latest else None,
+            latest_stats=latest.stats_frame if latest else b"",
         )
 
 
@@ -63,27 +66,25 @@ def connected_frame(connection: Connection, *, recovered: bool, retry_ms: int) -
     return sse.encode_frame(payload, event="connected", retry_ms=retry_ms)
 
 
-async def initial_frames(
-    hand_over: HandOver,
-    rules: ConnectionFrames,
-    *,
-    user_id: str,
-    token: str,
-    snapshots: SnapshotCache,
-    metrics: RelayMetrics,
-) -> bytes:
-    """The replay and one ``stats``, or the snapshot (``stats`` + ``recent``)."""
+def replayed_frames(
+    hand_over: HandOver, rules: ConnectionFrames, metrics: RelayMetrics
+) -> bytes | None:
+    """Recovered: every missed event of the user in order, then one ``stats`` (no API
+    call). ``None`` when the stream is not recovered and opens with a snapshot."""
     replay = hand_over.replay
     if replay.recovered:
         metrics.replays.labels(recovered="true").inc()
         metrics.replay_size.observe(len(replay.events))
-        stats = hand_over.latest_stats
-        return rules.replayed(replay.events) + (sse.stats_frame(stats) if stats else b"")
+        return rules.replayed(replay.events) + hand_over.latest_stats
     if replay.reason != "no id":
         metrics.replays.labels(recovered="false").inc()
     metrics.not_recovered.labels(reason=replay.reason).inc()
-    snapshot = await snapshots.get(user_id, token)
-    stats = snapshot.stats or hand_over.latest_stats
+    return None
+
+
+def snapshot_frames(hand_over: HandOver, rules: ConnectionFrames, snapshot: Snapshot) -> bytes:
+    """``stats`` (the API's, else the latest indexed) and ``recent`` (when the API
+    answered), whose notifications the frame rules then skip live."""
     if snapshot.recent is not None:
         rules.listed_in_recent(snapshot.recent_ids)
-    return (sse.stats_frame(stats) if stats else b"") + snapshot.recent_frame
+    return (snapshot.stats_frame or hand_over.latest_stats) + snapshot.recent_frame

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from stream_relay.frames import ConnectionFrames
 from stream_relay.live import DirectWriter, LiveStream, Write
-from stream_relay.opening import HandOver, connected_frame, initial_frames
+from stream_relay.opening import HandOver, connected_frame, replayed_frames, snapshot_frames
 
 if TYPE_CHECKING:
     from stream_relay.fanout import Connection, ConnectionRegistry
@@ -141,18 +141,7 @@ class StreamSession:
         connection.on_close = self._closed
         retry_ms = self._config.stream_retry_ms()
         try:
-            await write(connected_frame(connection, recovered=recovered, retry_ms=retry_ms))
-            before = rules.delivered
-            opening = await initial_frames(
-                hand_over,
-                rules,
-                user_id=connection.user_id,
-                token=self._caller.token,
-                snapshots=self._snapshots,
-                metrics=metrics,
-            )
-            metrics.events_delivered.value += rules.delivered - before
-            await write(opening)
+            await write(await self._opening(hand_over, retry_ms, write))
             live = LiveStream(
                 connection,
                 rules,
@@ -174,6 +163,25 @@ class StreamSession:
                 connection.closed_reason or "client gone",
                 time.monotonic() - started,
             )
+
+    async def _opening(self, hand_over: HandOver, retry_ms: int, write: Write) -> bytes:
+        """``connected`` and the opening frames, to be written in one go; when the
+        snapshot has to be awaited, ``connected`` is written first, alone."""
+        connection, rules = self._connection, self._rules
+        before = rules.delivered
+        frames = connected_frame(
+            connection, recovered=hand_over.replay.recovered, retry_ms=retry_ms
+        )
+        opening = replayed_frames(hand_over, rules, self._metrics)
+        if opening is None:
+            snapshot = self._snapshots.ready(connection.user_id)
+            if snapshot is None:
+                await write(frames)
+                frames = b""
+                snapshot = await self._snapshots.get(connection.user_id, self._caller.token)
+            opening = snapshot_frames(hand_over, rules, snapshot)
+        self._metrics.events_delivered.value += rules.delivered - before
+        return frames + opening
 
     def _closed(self, reason: str) -> None:
         """A client dropped as slow is not reading: its socket is closed too, since a

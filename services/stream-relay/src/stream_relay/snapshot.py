@@ -73,10 +73,16 @@ class Snapshot:
     stats: Stats | None
     recent: list[Notification] | None
     recent_wire: list[Any] | None = None  # ``recent`` as the API's JSON had it
+    stats_wire: dict[str, Any] | None = None  # ``stats`` as the API's JSON had it
 
     @property
     def complete(self) -> bool:
         return self.stats is not None and self.recent is not None
+
+    @cached_property
+    def stats_frame(self) -> bytes:
+        """The ``stats`` SSE frame (empty when the API did not answer it)."""
+        return sse.stats_frame(self.stats, self.stats_wire) if self.stats is not None else b""
 
     @cached_property
     def recent_frame(self) -> bytes:
@@ -159,17 +165,25 @@ class SnapshotClient:
                 answer = _parse(SnapshotBody, body)
                 if answer is None:
                     return MISSING
-                return Snapshot(answer.stats, answer.recent, _wire(body, "recent"))
+                wire = _wire_object(body)
+                return Snapshot(
+                    answer.stats,
+                    answer.recent,
+                    recent_wire=_list(wire.get("recent")),
+                    stats_wire=_dict(wire.get("stats")),
+                )
             log.info("the notifications API has no %s; using /stats and the list", _SNAPSHOT_PATH)
             self._combined = False
         _, stats = await self._get(_STATS_PATH, headers, None)
         params = {"status": "unread", "limit": str(RECENT_LIMIT)}
         _, page = await self._get(_LIST_PATH, headers, params)
         listed = _parse(NotificationPage, page)
+        counters = _parse(Stats, stats)
         return Snapshot(
-            stats=_parse(Stats, stats),
+            stats=counters,
             recent=listed.items if listed else None,
-            recent_wire=_wire(page, "items") if listed else None,
+            recent_wire=_list(_wire_object(page).get("items")) if listed else None,
+            stats_wire=_dict(_wire_object(stats)) if counters else None,
         )
 
     async def _get(
@@ -198,14 +212,22 @@ class SnapshotClient:
             self._down_until = time.monotonic() + COOLDOWN_SECONDS
 
 
-def _wire(body: bytes | None, key: str) -> list[Any] | None:
-    """The list at ``key`` of a body already validated, as written (else ``None``: the
-    frame is then encoded from the models)."""
+def _wire_object(body: bytes | None) -> dict[str, Any]:
+    """A body already validated, as written (empty if it is not an object: the frames
+    are then encoded from the models)."""
     try:
-        value = orjson.loads(body).get(key) if body is not None else None
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
+        value = orjson.loads(body) if body is not None else None
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any] | None:
     return value if isinstance(value, list) else None
+
+
+def _dict(value: object) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
 
 
 def _parse(model: type[M], body: bytes | None) -> M | None:

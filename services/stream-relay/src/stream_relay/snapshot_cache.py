@@ -108,6 +108,18 @@ class SnapshotCache:
             self._snapshots.labels(source="request").inc()
             return await asyncio.shield(request.task)
 
+    def ready(self, user_id: str) -> Snapshot | None:
+        """The user's snapshot if :meth:`get` would return it without waiting (a kept
+        answer that serves under the module's rule), else ``None``."""
+        request = self._requests.get(user_id)
+        if request is None or not request.task.done() or request.task.cancelled():
+            return None
+        if request.task.exception() is not None or not self._serves(request, user_id):
+            return None
+        self._requests.move_to_end(user_id)
+        self._snapshots.labels(source="shared").inc()
+        return request.task.result()
+
     def close(self) -> None:
         """Cancel the requests in flight and forget every snapshot (the relay stops)."""
         for request in self._requests.values():

@@ -3,9 +3,10 @@ heartbeat timer every directly written stream shares.
 
 :class:`SseResponse` guarantees:
 
-- :meth:`~SseResponse.start` sends the status line and headers
-  (``text/event-stream``, ``Cache-Control: no-cache``, ``X-Accel-Buffering:
-  no``) at once, before the stream waits for anything;
+- the status line and headers (``text/event-stream``, ``Cache-Control:
+  no-cache``, ``X-Accel-Buffering: no``) go out with the first frame, which the
+  stream writes before it waits for anything (:meth:`~SseResponse.end` sends
+  them if no frame was written);
 - under uvicorn's httptools protocol the body goes straight onto the socket
   (:class:`~stream_relay.server.ResponseSocket`): synchronously for the
   fan-out while the client is reading (:attr:`~SseResponse.direct`), else once
@@ -35,7 +36,7 @@ import time
 from collections.abc import Callable
 from typing import Final, Protocol
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from stream_relay.server import ResponseSocket
 
@@ -54,20 +55,24 @@ _KEEP_ALIVE: Final = (*STREAM_HEADERS, (b"connection", b"keep-alive"))
 class SseResponse:
     """One stream's response: :meth:`start`, then :meth:`write` chunks, then :meth:`end`."""
 
-    __slots__ = ("_gone", "_keep_alive", "_receive", "_send", "direct")
+    __slots__ = ("_gone", "_head", "_receive", "_send", "direct")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._receive = receive
         self._send = send
-        self._keep_alive = _keeps_alive(scope)
+        headers = _KEEP_ALIVE if _keeps_alive(scope) else STREAM_HEADERS
+        self._head: Message | None = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": headers,
+        }
         self._gone: asyncio.Future[None] | None = None
         self.direct = ResponseSocket.of(scope, send)
         """Synchronous writes onto the socket (``None`` under another server)."""
 
-    async def start(self, on_gone: Callable[[], None]) -> None:
-        """Send the status line and headers; ``on_gone`` is called once if the client leaves."""
-        headers = _KEEP_ALIVE if self._keep_alive else STREAM_HEADERS
-        await self._send({"type": "http.response.start", "status": 200, "headers": headers})
+    def start(self, on_gone: Callable[[], None]) -> None:
+        """Watch the client: ``on_gone`` is called once if it leaves. The head goes out
+        with the first :meth:`write`."""
 
         def client_gone(task: asyncio.Future[None]) -> None:
             if not task.cancelled():
@@ -83,16 +88,26 @@ class SseResponse:
         return self._gone
 
     async def write(self, chunk: bytes) -> None:
-        """One body chunk, once the client has drained what it was sent."""
+        """One body chunk (the first one with the head), once the client has drained
+        what it was sent."""
+        head, self._head = self._head, None
         if self.direct is not None:
-            await self.direct.send(chunk)
-        else:
-            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if head is not None:
+                await self.direct.start(self._send, head, chunk)
+            else:
+                await self.direct.send(chunk)
+            return
+        if head is not None:
+            await self._send(head)
+        await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
 
     async def end(self) -> None:
         """Complete the response (an HTTP/1.0 one by closing the socket)."""
         if self._gone is not None:
             self._gone.cancel()
+        head, self._head = self._head, None
+        if head is not None:
+            await self._send(head)
         await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
 

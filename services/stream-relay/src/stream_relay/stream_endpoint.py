@@ -7,9 +7,10 @@ response): :class:`~stream_relay.app.RelayApp` hands it the request directly.
 Order: authenticate (401), refuse while shutting down (503) or when the user
 is at ``MAX_STREAMS_PER_USER`` (429), in the one JSON error shape of
 :mod:`stream_relay.errors` (and 405 for other methods); then the status line
-and headers go out at once. If the index cannot answer yet (the relay is still
-reading the log, or the client's ``Last-Event-ID`` is ahead of it) ``retry:``
-follows and the stream waits, at most ``CATCH_UP_WAIT_SECONDS`` per step, or
+and headers go out at once, in one write with the first frame. If the index
+cannot answer yet (the relay is still reading the log, or the client's
+``Last-Event-ID`` is ahead of it) that frame is a lone ``retry:`` and the
+stream waits, at most ``CATCH_UP_WAIT_SECONDS`` per step, or
 until the client leaves. Only then is the stream registered, in one
 synchronous step with its replay (:meth:`StreamSession.open`). If it can no
 longer be registered (another stream of the user took the last slot meanwhile,
@@ -108,7 +109,7 @@ async def _serve(relay: Relay, caller: Caller, last_id: str | None, response: Ss
         if session is not None:
             session.close("client gone")
 
-    await response.start(client_gone)
+    response.start(client_gone)
     try:
         wanted = parse_sse_id(last_id) if last_id else None
         if _must_wait(relay.consumer, wanted):
