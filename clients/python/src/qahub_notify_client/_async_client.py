@@ -16,9 +16,10 @@ import httpx
 
 from qahub_contracts.api import Notification, Preferences, ReplacePreferences, Stats, Suppressed
 from qahub_notify_client import _rest
-from qahub_notify_client._auth import AsyncToken, BearerAuth
+from qahub_notify_client._auth import AsyncToken
+from qahub_notify_client._base_client import BaseClient
 from qahub_notify_client._errors import QaHubError
-from qahub_notify_client._rest import Backoff, Call, Status
+from qahub_notify_client._rest import Call, Status
 from qahub_notify_client._stream import AsyncEventStream, StreamSession, afollow
 
 __all__ = ["AsyncNotificationsClient"]
@@ -26,7 +27,7 @@ __all__ = ["AsyncNotificationsClient"]
 T = TypeVar("T")
 
 
-class AsyncNotificationsClient:
+class AsyncNotificationsClient(BaseClient):
     """A user's or a service's door to QaHub Notifications, over HTTP, for asyncio.
 
     See :class:`NotificationsClient`; use it with ``async with`` or call :meth:`aclose`.
@@ -41,11 +42,8 @@ class AsyncNotificationsClient:
         timeout: float = 10.0,
         retries: int = 3,
     ) -> None:
-        self._auth = BearerAuth(token)
+        super().__init__(api_url, token, stream_url=stream_url, timeout=timeout, retries=retries)
         self._http = httpx.AsyncClient(base_url=api_url, auth=self._auth, timeout=timeout)
-        self._stream_url = (stream_url or api_url).rstrip("/") + _rest.STREAM
-        self._timeout = timeout
-        self._backoff = Backoff(retries=retries)
 
     async def send(
         self,
@@ -124,7 +122,7 @@ class AsyncNotificationsClient:
         self, last_event_id: str | None = None, *, reconnect: bool = True, idle_timeout: float = 90
     ) -> AsyncEventStream:
         """The caller's stream as an async iterator; see :meth:`NotificationsClient.events`."""
-        timeout = httpx.Timeout(self._timeout, read=idle_timeout)
+        timeout = self._stream_timeout(idle_timeout)
         session = StreamSession(last_event_id, reconnect=reconnect)
         return AsyncEventStream(afollow(self._http, self._stream_url, session, timeout), session)
 
@@ -141,9 +139,7 @@ class AsyncNotificationsClient:
 
     async def _call(self, call: Call[T]) -> T:
         try:
-            response = await self._http.request(
-                call.method, call.path, json=call.json, params=call.params, headers=call.headers
-            )
+            response = await self._http.send(call.request(self._http))
         except httpx.RequestError as exc:
             raise _rest.transport_error(exc) from exc
         return call.read(response)

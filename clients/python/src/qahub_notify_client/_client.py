@@ -12,9 +12,10 @@ import httpx
 
 from qahub_contracts.api import Notification, Preferences, ReplacePreferences, Stats, Suppressed
 from qahub_notify_client import _rest
-from qahub_notify_client._auth import BearerAuth, Token
+from qahub_notify_client._auth import Token
+from qahub_notify_client._base_client import BaseClient
 from qahub_notify_client._errors import QaHubError
-from qahub_notify_client._rest import Backoff, Call, Status
+from qahub_notify_client._rest import Call, Status
 from qahub_notify_client._stream import EventStream, StreamSession, follow
 
 __all__ = ["NotificationsClient"]
@@ -22,7 +23,7 @@ __all__ = ["NotificationsClient"]
 T = TypeVar("T")
 
 
-class NotificationsClient:
+class NotificationsClient(BaseClient):
     """A user's or a service's door to QaHub Notifications, over HTTP.
 
     ``api_url`` is the API's base URL; ``stream_url`` the relay's (default: the
@@ -41,11 +42,8 @@ class NotificationsClient:
         timeout: float = 10.0,
         retries: int = 3,
     ) -> None:
-        self._auth = BearerAuth(token)
+        super().__init__(api_url, token, stream_url=stream_url, timeout=timeout, retries=retries)
         self._http = httpx.Client(base_url=api_url, auth=self._auth, timeout=timeout)
-        self._stream_url = (stream_url or api_url).rstrip("/") + _rest.STREAM
-        self._timeout = timeout
-        self._backoff = Backoff(retries=retries)
 
     def send(
         self,
@@ -142,7 +140,7 @@ class NotificationsClient:
         refusal, raises. ``reconnect=False`` follows one connection only.
         The returned :class:`EventStream` knows ``last_event_id`` to resume from.
         """
-        timeout = httpx.Timeout(self._timeout, read=idle_timeout)
+        timeout = self._stream_timeout(idle_timeout)
         session = StreamSession(last_event_id, reconnect=reconnect)
         return EventStream(follow(self._http, self._stream_url, session, timeout), session)
 
@@ -158,9 +156,7 @@ class NotificationsClient:
 
     def _call(self, call: Call[T]) -> T:
         try:
-            response = self._http.request(
-                call.method, call.path, json=call.json, params=call.params, headers=call.headers
-            )
+            response = self._http.send(call.request(self._http))
         except httpx.RequestError as exc:
             raise _rest.transport_error(exc) from exc
         return call.read(response)

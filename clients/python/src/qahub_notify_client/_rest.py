@@ -74,6 +74,12 @@ class Call(Generic[T]):
     params: Mapping[str, str] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        """The request to send with ``http`` (its base URL, auth and timeout apply)."""
+        return http.build_request(
+            self.method, self.path, json=self.json, params=self.params, headers=self.headers
+        )
+
     def read(self, response: httpx.Response) -> T:
         """The result of a 2xx ``response``.
 
