@@ -20,6 +20,21 @@ from loadgen import WORKER, Target
 STREAMS_PER_WORKER = 12_500  # one source address each: under the ~28k ephemeral ports
 
 
+async def start_worker(spec: dict[str, Any]) -> asyncio.subprocess.Process:
+    """One ``sse_worker.py`` process, handed its ``spec`` (a JSON line on its stdin)."""
+    proc = await asyncio.create_subprocess_exec(
+        python(),
+        str(WORKER),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        limit=2**26,  # a result is one JSON line, histogram included: it can be long
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(spec).encode() + b"\n")
+    await proc.stdin.drain()
+    return proc
+
+
 @dataclass
 class Workers:
     """Worker processes holding ``len(users) × tabs`` streams; each user's tabs expect its seqs."""
@@ -49,17 +64,7 @@ class Workers:
                 "secret": SECRET,
                 "ready_event": self.target.ready_event,
             }
-            proc = await asyncio.create_subprocess_exec(
-                python(),
-                str(WORKER),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                limit=2**26,
-            )
-            assert proc.stdin is not None
-            proc.stdin.write(json.dumps(spec).encode() + b"\n")
-            await proc.stdin.drain()
-            self.procs.append(proc)
+            self.procs.append(await start_worker(spec))
         connect_deadline = max(self.deadline_s, 60 + streams / 100)
         self.ready = [await self._line(p, connect_deadline) for p in self.procs]
         return {
