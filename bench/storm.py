@@ -55,7 +55,7 @@ from wire import PostPool, notification_body
 
 from qahub_contracts.auth import PUBLISH_SCOPE, mint_token
 
-STREAMS_PER_WORKER = 2500
+STREAMS_PER_WORKER = 5000  # each worker its own source address: ports to spare; few processes
 PROBE_TIMEOUT_S = 10
 _SKIP_ROUTES = ("/metrics", "/readyz", "/healthz")
 
