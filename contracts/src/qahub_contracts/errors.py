@@ -53,6 +53,8 @@ class ErrorCode(StrEnum):
     """503: a dependency (the database) cannot be reached; retry later."""
     SHUTTING_DOWN = "shutting_down"
     """503: this instance is stopping; connect to another."""
+    OVERLOADED = "overloaded"
+    """503: this instance is too busy to open a stream now (``Retry-After`` says when)."""
     INTERNAL_ERROR = "internal_error"
     """500: a bug; logged with its traceback, answered without details."""
 

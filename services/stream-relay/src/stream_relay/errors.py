@@ -21,6 +21,7 @@ from qahub_contracts.errors import ErrorCode, code_for_status
 
 __all__ = [
     "NotAuthenticated",
+    "Overloaded",
     "RelayError",
     "ShuttingDown",
     "TooManyStreamsError",
@@ -62,6 +63,17 @@ class ShuttingDown(RelayError):
     code = ErrorCode.SHUTTING_DOWN
 
 
+class Overloaded(RelayError):
+    """The relay's event loop runs late: come back after ``retry_after`` seconds (503)."""
+
+    status = 503
+    code = ErrorCode.OVERLOADED
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def error_response(status: int, code: ErrorCode, message: str) -> JSONResponse:
     """The one JSON error shape; 401 answers also carry ``WWW-Authenticate``."""
     body = ErrorBody(error=ErrorDetail(code=code, message=message))
@@ -70,8 +82,11 @@ def error_response(status: int, code: ErrorCode, message: str) -> JSONResponse:
 
 
 def relay_error_response(exc: RelayError) -> JSONResponse:
-    """The answer to ``exc``: its status, its code, its message."""
-    return error_response(exc.status, exc.code, str(exc) or exc.code)
+    """The answer to ``exc``: its status, its code, its message (and ``Retry-After``)."""
+    response = error_response(exc.status, exc.code, str(exc) or exc.code)
+    if isinstance(exc, Overloaded):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def log_unexpected(exc: BaseException) -> None:

@@ -97,6 +97,11 @@ class RelayMetrics:
             ["cause"],
             registry=r,
         )
+        self.streams_shed = Counter(
+            "stream_relay_streams_shed",
+            "New streams answered 503 overloaded while the event loop ran late",
+            registry=r,
+        )
         self.indexed_events = Gauge(
             "stream_relay_indexed_events", "Events held in the replay index", registry=r
         )

@@ -19,6 +19,7 @@ from stream_relay.consumer import StreamConsumer
 from stream_relay.fanout import ConnectionRegistry
 from stream_relay.local_log import LocalLog
 from stream_relay.metrics import RelayMetrics
+from stream_relay.overload import LoopLag
 from stream_relay.pipeline import Pipeline
 from stream_relay.replay import ReplayIndex
 from stream_relay.session import SessionConfig
@@ -46,6 +47,7 @@ class Relay:
     consumer: StreamConsumer
     snapshots: SnapshotCache
     session_config: SessionConfig
+    loop_lag: LoopLag
 
     def stop_streams(self) -> None:
         """Refuse new streams and end the open ones (idempotent)."""
@@ -103,14 +105,17 @@ async def running_relay(settings: RelaySettings) -> AsyncIterator[Relay]:
                 heartbeats,
                 retry_jitter=settings.sse_retry_jitter,
             ),
+            loop_lag=LoopLag(settings.shed_lag_seconds),
         )
         consumer.start()
         heartbeats.start()
+        relay.loop_lag.start()
         try:
             yield relay
         finally:
             relay.stop_streams()
             snapshots.close()
+            await relay.loop_lag.stop()
             await heartbeats.stop()
             await consumer.stop()
 

@@ -35,6 +35,7 @@ class RelaySettings(SharedSettings):
     api_concurrency: Annotated[int, Field(ge=1, le=1000)] = 32  # snapshot requests at once
     snapshot_reuse_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
     catch_up_wait_seconds: Annotated[float, Field(ge=0, le=60)] = 5.0
+    shed_lag_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0  # 0: never refuse a stream
     relay_state_dir: Path | None = None  # a local copy of the index: fast restarts
 
     @field_validator("notifications_api_url")

@@ -4,8 +4,9 @@ The stream is the relay's one long-lived request, so it skips FastAPI's
 per-request machinery (dependency solving, middleware chain, a task group per
 response): :class:`~stream_relay.app.RelayApp` hands it the request directly.
 
-Order: authenticate (401), refuse while shutting down (503) or when the user
-is at ``MAX_STREAMS_PER_USER`` (429), in the one JSON error shape of
+Order: refuse while the relay is overloaded (503 with ``Retry-After``,
+:mod:`stream_relay.overload`), authenticate (401), refuse while shutting down
+(503) or when the user is at ``MAX_STREAMS_PER_USER`` (429), in the one JSON error shape of
 :mod:`stream_relay.errors` (and 405 for other methods); then the status line
 and headers go out at once, in one write with the first frame. If the index
 cannot answer yet (the relay is still reading the log, or the client's
@@ -37,6 +38,7 @@ from qahub_contracts.errors import ErrorCode
 from stream_relay import sse
 from stream_relay.consumer import StreamConsumer
 from stream_relay.errors import (
+    Overloaded,
     RelayError,
     ShuttingDown,
     TooManyStreamsError,
@@ -68,6 +70,7 @@ async def stream(scope: Scope, receive: Receive, send: Send) -> int:
         return 405
     relay: Relay = scope["state"]["relay"]
     try:
+        _shed_if_overloaded(relay)  # first: a refusal must cost next to nothing
         caller, last_id = await _admit(relay, HTTPConnection(scope))
     except RelayError as exc:
         await relay_error_response(exc)(scope, receive, send)
@@ -77,6 +80,15 @@ async def stream(scope: Scope, receive: Receive, send: Send) -> int:
         return 500
     await _serve(relay, caller, last_id, SseResponse(scope, receive, send))
     return 200
+
+
+def _shed_if_overloaded(relay: Relay) -> None:
+    """Raises:
+    Overloaded: the relay's event loop runs late (503 with ``Retry-After``).
+    """
+    if relay.loop_lag.overloaded():
+        relay.metrics.streams_shed.inc()
+        raise Overloaded("this relay is overloaded; retry later", relay.loop_lag.retry_after())
 
 
 async def _admit(relay: Relay, request: HTTPConnection) -> tuple[Caller, str | None]:
