@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from qahub_contracts.api import StreamConnected
-from stream_relay import server
+from stream_relay import response_socket
 from stream_relay.session import SessionConfig
 
 
@@ -167,9 +167,9 @@ class TestFanOut:
     ):
         """Under uvicorn the fan-out writes live frames itself (no wake-up per event)."""
         direct: list[bytes] = []
-        write = server.ResponseSocket.write
+        write = response_socket.ResponseSocket.write
         monkeypatch.setattr(
-            server.ResponseSocket,
+            response_socket.ResponseSocket,
             "write",
             lambda self, chunk: (direct.append(chunk), write(self, chunk))[1],
         )

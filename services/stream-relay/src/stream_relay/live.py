@@ -37,7 +37,7 @@ Write = Callable[[bytes], Awaitable[None]]
 
 
 class DirectWriter(Protocol):
-    """Synchronous writes onto the client's socket (``server.ResponseSocket``)."""
+    """Synchronous writes onto the client's socket (``response_socket.ResponseSocket``)."""
 
     def ready(self) -> bool:
         """Whether a write now goes out without waiting (the client is reading)."""

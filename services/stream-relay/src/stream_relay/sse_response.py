@@ -8,7 +8,7 @@ heartbeat timer every directly written stream shares.
   stream writes before it waits for anything (:meth:`~SseResponse.end` sends
   them if no frame was written);
 - under uvicorn's httptools protocol the body goes straight onto the socket
-  (:class:`~stream_relay.server.ResponseSocket`): synchronously for the
+  (:class:`~stream_relay.response_socket.ResponseSocket`): synchronously for the
   fan-out while the client is reading (:attr:`~SseResponse.direct`), else once
   the client has drained (:meth:`~SseResponse.write`). Any other server gets
   plain ASGI ``send`` and no direct writes;
@@ -38,7 +38,7 @@ from typing import Final, Protocol
 
 from starlette.types import Message, Receive, Scope, Send
 
-from stream_relay.server import ResponseSocket
+from stream_relay.response_socket import ResponseSocket
 
 __all__ = ["STREAM_HEADERS", "Beating", "Heartbeats", "SseResponse"]
 
