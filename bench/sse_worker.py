@@ -129,28 +129,17 @@ async def run(spec: dict) -> None:
     emit(result)
 
 
-async def storm(spec: dict) -> None:
-    """Open every stream at its planned moment; time each one to its head and snapshot."""
-    port, template = spec["port"], spec["path"]
-    # Each round opens one tab of every user: a dead relay's clients come back after
-    # their own jittered `retry:`, so a user's tabs do not arrive side by side.
-    users = [u for _ in range(spec["tabs"]) for u in spec["users"]]
-    n = max(1, len(users))
-    tokens = {u: mint_token(spec["secret"], u, ttl_seconds=7200) for u in spec["users"]}
-    statuses: dict[str, int] = {}
-    heads: list[float] = []
-    snapshots: list[float] = []
-    no_stats = 0
-    streams: list[SseStream] = []
-
-    async def one(i: int, user: str) -> None:
-        nonlocal no_stats
-        await asyncio.sleep(max(0.0, spec["start_at"] + spec["spread_s"] * i / n - time.time()))
-        started = time.perf_counter()
-        path = template.format(user=user, token=tokens[user])
+async def open_admitted(
+    spec: dict, path: str, deadline: float, statuses: dict[str, int]
+) -> tuple[SseStream | None, int]:
+    """Open one stream; a 503 with ``Retry-After`` is tried again then, as the browser
+    client does, until ``deadline`` (``None``: never opened). Counts every answer in
+    ``statuses``; returns the stream and how many refusals it took."""
+    refusals = 0
+    while True:
         try:
             stream = await open_stream(
-                port,
+                spec["port"],
                 path,
                 None,
                 source=spec.get("source"),
@@ -161,16 +150,49 @@ async def storm(spec: dict) -> None:
         except (OSError, TimeoutError) as exc:
             key = type(exc).__name__
             statuses[key] = statuses.get(key, 0) + 1
+            return None, refusals
+        statuses[str(stream.status)] = statuses.get(str(stream.status), 0) + 1
+        if stream.status != 503 or stream.retry_after is None:
+            return stream, refusals
+        stream.close()
+        refusals += 1
+        if time.time() + stream.retry_after > deadline:
+            return None, refusals
+        await asyncio.sleep(stream.retry_after)
+
+
+async def storm(spec: dict) -> None:
+    """Open every stream at its planned moment; time each one to its head and snapshot."""
+    template = spec["path"]
+    # Each round opens one tab of every user: a dead relay's clients come back after
+    # their own jittered `retry:`, so a user's tabs do not arrive side by side.
+    users = [u for _ in range(spec["tabs"]) for u in spec["users"]]
+    n = max(1, len(users))
+    tokens = {u: mint_token(spec["secret"], u, ttl_seconds=7200) for u in spec["users"]}
+    statuses: dict[str, int] = {}
+    heads: list[float] = []
+    snapshots: list[float] = []
+    no_stats = refused = 0
+    streams: list[SseStream] = []
+
+    async def one(i: int, user: str) -> None:
+        nonlocal no_stats, refused
+        await asyncio.sleep(max(0.0, spec["start_at"] + spec["spread_s"] * i / n - time.time()))
+        started = time.perf_counter()
+        path = template.format(user=user, token=tokens[user])
+        deadline = spec["start_at"] + spec["deadline_s"]
+        stream, refusals = await open_admitted(spec, path, deadline, statuses)
+        refused += refusals
+        if stream is None:
             return
         streams.append(stream)
-        statuses[str(stream.status)] = statuses.get(str(stream.status), 0) + 1
         if stream.status != 200:
             return
         heads.append(time.perf_counter() - started)
         stream.ready_event = b"recent"
         if "recent" in stream.event_names:
             stream.initial.set_result(None)
-        left = spec["start_at"] + spec["deadline_s"] - time.time()
+        left = deadline - time.time()
         await asyncio.wait(
             {stream.initial, stream.closed}, timeout=max(0.0, left), return_when="FIRST_COMPLETED"
         )
@@ -187,6 +209,7 @@ async def storm(spec: dict) -> None:
             "heads": heads,
             "snapshots": snapshots,
             "no_stats": no_stats,
+            "refused": refused,
             "cpu_s": round(self_cpu(), 3),
         }
     )

@@ -47,17 +47,16 @@ from common import (
     load_avg,
     percentile,
     proc_cpu,
-    python,
     write_result,
 )
-from loadgen import WORKER, progress
+from loadgen import progress
+from storm_probes import Probe, api_gets, relay_requests, run_queue_s
 from wire import PostPool, notification_body
+from workers import start_worker
 
 from qahub_contracts.auth import PUBLISH_SCOPE, mint_token
 
 STREAMS_PER_WORKER = 5000  # each worker its own source address: ports to spare; few processes
-PROBE_TIMEOUT_S = 10
-_SKIP_ROUTES = ("/metrics", "/readyz", "/healthz")
 
 
 async def seed(stack: Stack, users: list[str], per_user: int) -> None:
@@ -72,66 +71,6 @@ async def seed(stack: Stack, users: list[str], per_user: int) -> None:
 
         plan = [(u, i * len(users) + k) for i in range(per_user) for k, u in enumerate(users)]
         await asyncio.gather(*(one(u, s) for u, s in plan))
-
-
-def api_gets(metrics: str) -> int:
-    """GET requests the API counted, health and metrics excluded."""
-    total = 0
-    for line in metrics.splitlines():
-        if not line.startswith("http_requests_total{") or 'method="GET"' not in line:
-            continue
-        if not any(f'route="{r}"' in line for r in _SKIP_ROUTES):
-            total += int(float(line.rsplit(" ", 1)[1]))
-    return total
-
-
-def relay_requests(metrics: str) -> int | None:
-    """The relay's own count of snapshot requests to the API, if it exports one."""
-    found = None
-    for line in metrics.splitlines():
-        if line.startswith("stream_relay_snapshot_requests_total"):
-            found = (found or 0) + int(float(line.rsplit(" ", 1)[1]))
-    return found
-
-
-def run_queue_s(pid: int) -> float:
-    """Seconds the process's threads were runnable but waiting for a CPU (schedstat):
-    on a shared machine, how much of the storm the relay spent queued behind others."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            total += int((task / "schedstat").read_text().split()[1])
-    return total / 1e9
-
-
-class Probe:
-    """Polls one relay URL in turn during the storm and keeps every latency."""
-
-    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
-        self.url = url
-        self.headers = headers or {}
-        self.latencies: list[float] = []
-        self.failures = 0
-
-    async def run(self, stop: asyncio.Event) -> None:
-        async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S) as http:
-            while not stop.is_set():
-                started = time.perf_counter()
-                try:
-                    await http.get(self.url, headers=self.headers)
-                except httpx.HTTPError:
-                    self.failures += 1
-                self.latencies.append(time.perf_counter() - started)
-                await asyncio.sleep(0.1)
-
-    def summary(self) -> dict[str, Any]:
-        ordered = sorted(self.latencies)
-        return {
-            "polls": len(ordered),
-            "p99_ms": round(percentile(ordered, 0.99) * 1000, 1),
-            "max_ms": round(max(ordered, default=0.0) * 1000, 1),
-            "no_answer": self.failures,
-        }
 
 
 async def open_storm(stack: Stack, users: list[str], args: argparse.Namespace) -> dict[str, Any]:
@@ -153,16 +92,7 @@ async def open_storm(stack: Stack, users: list[str], args: argparse.Namespace) -
             "spread_s": args.spread,
             "deadline_s": args.deadline,
         }
-        proc = await asyncio.create_subprocess_exec(
-            python(),
-            str(WORKER),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=2**26,
-        )
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps(spec).encode() + b"\n")
-        await proc.stdin.drain()
+        proc = await start_worker(spec)
         procs.append(proc)
     results = []
     for proc in procs:
@@ -183,6 +113,7 @@ async def open_storm(stack: Stack, users: list[str], args: argparse.Namespace) -
         "heads": sorted(t for r in results for t in r["heads"]),
         "snapshots": sorted(t for r in results for t in r["snapshots"]),
         "no_stats": sum(r["no_stats"] for r in results),
+        "refused": sum(r.get("refused", 0) for r in results),
         "client_cpu_s": round(sum(r["cpu_s"] for r in results), 2),
         "client_processes": count,
     }

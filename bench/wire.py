@@ -38,8 +38,8 @@ class SseStream(asyncio.Protocol):
         self.keep_ids = keep_ids
         self.transport: asyncio.Transport | None = None
         self.status = 0
-        self._head = b""
-        self._raw = b""
+        self.retry_after: int | None = None  # seconds, from a refusal's Retry-After
+        self._head = self._raw = b""
         self._chunked = False
         self._chunk_left = 0
         self._sse = b""
@@ -79,7 +79,9 @@ class SseStream(asyncio.Protocol):
             head, data = self._head[:end], self._head[end + 4 :]
             self._head = b""
             self.status = int(head.split(b" ", 2)[1])
-            self._chunked = b"transfer-encoding: chunked" in head.lower()
+            fields = dict(f.split(b": ", 1) for f in head.lower().split(b"\r\n")[1:] if b": " in f)
+            self._chunked = fields.get(b"transfer-encoding") == b"chunked"
+            self.retry_after = int(fields[b"retry-after"]) if b"retry-after" in fields else None
             if not self.opened.done():
                 self.opened.set_result(self.status)
         if self._chunked:
@@ -101,9 +103,7 @@ class SseStream(asyncio.Protocol):
                 take = min(self._chunk_left, len(raw) - pos)
                 out.append(raw[pos : pos + take])
                 pos += take
-                self._chunk_left -= take
-                if self._chunk_left == 0:
-                    self._chunk_left = -2
+                self._chunk_left = (self._chunk_left - take) or -2  # then its CRLF
                 continue
             eol = raw.find(b"\r\n", pos)
             if eol < 0:
