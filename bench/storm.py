@@ -187,6 +187,7 @@ async def storm(qahub: Path, args: argparse.Namespace) -> dict[str, Any]:
         "snapshot": _times(opened["snapshots"]),
         "without_snapshot": n - len(opened["snapshots"]),
         "without_stats": opened["no_stats"] + n - len(opened["heads"]),
+        "refused_then_retried": opened["refused"],
         "api_gets_per_stream": round(gets / max(1, n), 3),
         "relay_snapshot_requests": fetches,
         "cpu_s": cpu,
