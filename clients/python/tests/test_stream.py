@@ -259,3 +259,20 @@ class TestStreamSession:
             + "event: notification\nid: 9-abc\ndata: {}\n\n"
         )
         assert [e.id for e in _decoded(again, session)] == [None, "9-abc"]
+
+
+class TestRefusals:
+    """A refused connect is retried after the relay's ``Retry-After`` when it gives one."""
+
+    def test_an_overloaded_relay_is_retried_after_its_retry_after(self):
+        session = StreamSession(None)
+        body = {"error": {"code": "overloaded", "message": "retry later"}}
+        refused = httpx.Response(503, headers={"Retry-After": "4"}, json=body)
+        assert session.refused(refused) >= 4
+
+    def test_a_refusal_without_a_hint_backs_off_from_retry(self):
+        session = StreamSession(None)
+        body = {"error": {"code": "shutting_down", "message": "bye"}}
+        first = session.refused(httpx.Response(503, json=body))
+        second = session.refused(httpx.Response(503, json=body))
+        assert 0 < first < second

@@ -31,7 +31,12 @@ from typing import Any, Final, Self
 import httpx
 from httpx_sse import ServerSentEvent, SSEError, aconnect_sse, connect_sse
 
-from qahub_notify_client._errors import RateLimited, Unavailable, error_from_response
+from qahub_notify_client._errors import (
+    RateLimited,
+    Unavailable,
+    error_from_response,
+    retry_after_seconds,
+)
 from qahub_notify_client._rest import transport_error
 
 __all__ = ["AsyncEventStream", "EventStream", "StreamEvent", "StreamSession", "afollow", "follow"]
@@ -122,7 +127,7 @@ class StreamSession:
             isinstance(error, RateLimited) or response.status_code >= 500
         ):
             raise error
-        hint = error.retry_after if isinstance(error, RateLimited) else None
+        hint = retry_after_seconds(response)  # 429, and a relay shedding load (503)
         delay = self.delay(f"the relay answered HTTP {response.status_code}")
         return max(delay, min(hint or 0.0, MAX_DELAY_SECONDS))
 
