@@ -24,6 +24,7 @@ from qahub_contracts import (
     events,
     logs,
     schemas,
+    text,
     topology,
 )
 from qahub_contracts.api import CreateNotification, Notification, Stats
@@ -68,6 +69,7 @@ class TestExports:
             events,
             logs,
             schemas,
+            text,
             topology,
         ],
     )
@@ -148,7 +150,7 @@ class TestCreateRequest:
 
     @pytest.mark.parametrize("data", [{"big": 2**64}, {"deep": [2**70]}, "\ud800"])
     def test_data_that_cannot_be_encoded_is_refused(self, data):
-        with pytest.raises(ValidationError, match="JSON-encodable"):
+        with pytest.raises(ValidationError, match=r"JSON-encodable|surrogate"):
             CreateNotification.model_validate(
                 {"type": "t", "notifiableType": "user", "notifiableId": "1", "data": data}
             )

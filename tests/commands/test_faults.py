@@ -164,6 +164,7 @@ class TestPoisonCommand:
         self, database_url: str, rabbitmq_url: str
     ):
         await migrate(database_url)
+        await _refuse_type(database_url, "poison")
         settings = api_settings(database_url, rabbitmq_url)
         async with (
             serving(create_app(settings)) as base,
@@ -171,7 +172,7 @@ class TestPoisonCommand:
         ):
             api = Api(http, settings)
             await wait_for_command_consumer(rabbitmq_url)
-            poison = command("42", {"text": "nul \x00 in JSONB"})  # PostgreSQL refuses it
+            poison = command("42", "refused by a trigger", type="poison")
             await _publish(
                 rabbitmq_url,
                 [*(command("42", f"n{i}") for i in range(10)), poison, command("42", "last")],
@@ -181,6 +182,24 @@ class TestPoisonCommand:
                 lambda: _dead(rabbitmq_url, 1), timeout=30, what="the poison dead-lettered"
             )
             assert await _total(http, api, "42") == 11
+
+
+async def _refuse_type(database_url: str, type_: str) -> None:
+    """Make the database itself refuse every notification of ``type_`` while it answers.
+
+    (A value the contracts let through but PostgreSQL refuses: a NUL no longer is one,
+    the input models refuse it first.)
+    """
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", "", 1))
+    try:
+        await connection.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;"
+            " CREATE TRIGGER refuse BEFORE INSERT ON notifications FOR EACH ROW"
+            f" WHEN (NEW.type = '{type_}') EXECUTE FUNCTION refuse();"
+        )
+    finally:
+        await connection.close()
 
 
 async def _dead(rabbitmq_url: str, count: int) -> bool:

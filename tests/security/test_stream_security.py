@@ -68,11 +68,11 @@ class TestStreamTokens:
         assert await system.api.stats("42") == {"total": 0, "unread": 0, "read": 0, "unseen": 0}
 
 
+# No NUL: no database stores it, so the API refuses it with 422 (tests/api/test_storable_text.py).
 _PIECES = [
     "\r",
     "\n",
     "\r\n",
-    "\x00",
     "\u2028",
     "\u2029",
     "event: x",
@@ -82,7 +82,10 @@ _PIECES = [
     "\ufeff",
 ]
 HOSTILE = st.lists(
-    st.one_of(st.sampled_from(_PIECES), st.text(st.characters(codec="utf-8"), max_size=20)),
+    st.one_of(
+        st.sampled_from(_PIECES),
+        st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20),
+    ),
     max_size=12,
 ).map("".join)
 

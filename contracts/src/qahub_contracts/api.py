@@ -10,6 +10,7 @@ import orjson
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints, model_validator
 
 from qahub_contracts._model import TolerantModel, WireModel
+from qahub_contracts.text import check_document, check_text
 
 __all__ = [
     "MAX_DATA_BYTES",
@@ -52,10 +53,11 @@ MAX_PREFERENCE_TYPES: Final = 500
 
 
 def _data_within_limit(value: str | dict[str, Any]) -> str | dict[str, Any]:
+    check_document(value)  # NUL, lone surrogates, depth: before the encoder sees them
     try:
         encoded = value.encode() if isinstance(value, str) else orjson.dumps(value)
     except (TypeError, orjson.JSONEncodeError, UnicodeEncodeError):
-        # e.g. an integer beyond 64 bits (found by schemathesis), or a lone surrogate
+        # e.g. an integer beyond 64 bits (found by schemathesis)
         msg = "data must be JSON-encodable (integers within 64 bits, valid Unicode)"
         raise ValueError(msg) from None
     if len(encoded) > MAX_DATA_BYTES:
@@ -65,9 +67,15 @@ def _data_within_limit(value: str | dict[str, Any]) -> str | dict[str, Any]:
 
 
 NotificationData = Annotated[str | dict[str, Any], AfterValidator(_data_within_limit)]
-"""A notification's ``data``: a string or a JSON object, at most 16 KiB encoded."""
+"""A notification's ``data``: a string or a JSON object, at most 16 KiB encoded and
+:data:`~qahub_contracts.text.MAX_DATA_DEPTH` deep, every string storable (no NUL)."""
 
-TypeName = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
+TypeName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255, strip_whitespace=True),
+    AfterValidator(check_text),
+]
+# pydantic refuses lone surrogates in a str field; the pattern refuses NUL.
 UserId = Annotated[
     str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
 ]
