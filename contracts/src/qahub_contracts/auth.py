@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import HMACAlgorithm
 
+from qahub_contracts.text import check_text
+
 __all__ = [
     "ADMIN_ROLE",
     "MAX_TOKEN_BYTES",
@@ -237,6 +239,10 @@ def _principal(claims: dict[str, Any]) -> Principal:
         raise TokenError("token 'sub' must be a non-empty string")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in sub):
         raise TokenError("token 'sub' must be a non-empty string")
+    try:
+        check_text(sub)  # a lone surrogate: no database could look the user up
+    except ValueError:
+        raise TokenError("token 'sub' must be valid Unicode") from None
     scope = claims.get("scope", "")
     scopes = scope.split() if isinstance(scope, str) else []
     role = claims.get("role")
