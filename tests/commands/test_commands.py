@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from urllib.parse import quote, unquote, urlsplit
 
@@ -87,6 +88,11 @@ BAD = [
     pytest.param(orjson.dumps(command(schemaVersion=2)), "unsupported_schema_version", id="v2"),
     pytest.param(orjson.dumps({"commandId": "x"}), "validation_error", id="schema"),
     pytest.param(orjson.dumps(command(data="x" * 17000)), "validation_error", id="too-big"),
+    pytest.param(orjson.dumps(command(data={"n": "a\x00"})), "validation_error", id="nul"),
+    # orjson (FastStream's decoder here) reads an escaped lone surrogate as invalid JSON
+    pytest.param(
+        json.dumps(command(data={"\ud800": 1})).encode(), "invalid_json", id="lone-surrogate"
+    ),
 ]
 
 
