@@ -16,10 +16,13 @@ from tests.reliability.conftest import LONG, Cluster, user_token
 from tests.reliability.test_slow_clients import _rss_kib
 from tests.support.servers import eventually
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
 STREAMS = 2000 if LONG else 300
 SECONDS = 600 if LONG else 15
+
+pytestmark = [
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.timeout(SECONDS + 180),  # the long form outlasts the suite's 120 s default
+]
 
 
 async def _open_raw(
