@@ -20,11 +20,11 @@ Guarantees:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 import time
 from typing import Final
+
+from stream_relay.ticker import Ticker
 
 __all__ = ["MAX_RETRY_AFTER", "TICK_SECONDS", "LoopLag"]
 
@@ -39,23 +39,19 @@ class LoopLag:
         self.threshold = threshold
         self.lag = 0.0  # how late the latest tick ran, in seconds
         self._due = time.monotonic() + TICK_SECONDS
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker(TICK_SECONDS, self._tick, name="stream-relay-loop-lag")
 
     def start(self) -> None:
         if self.threshold > 0:
             self._due = time.monotonic() + TICK_SECONDS
-            self._task = asyncio.create_task(self._run(), name="stream-relay-loop-lag")
+            self._ticker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._ticker.stop()
 
     def overloaded(self) -> bool:
         """Whether a new stream should be refused now."""
-        if self._task is None:
+        if not self._ticker.running:
             return False
         return max(self.lag, time.monotonic() - self._due) > self.threshold
 
@@ -64,9 +60,6 @@ class LoopLag:
         """Seconds a refused client should wait: spread, so they do not return at once."""
         return random.randint(1, MAX_RETRY_AFTER)  # noqa: S311 - not a secret
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            now = time.monotonic()
-            self.lag = max(0.0, now - self._due)
-            self._due = now + TICK_SECONDS
+    def _tick(self, now: float) -> None:
+        self.lag = max(0.0, now - self._due)
+        self._due = now + TICK_SECONDS

@@ -30,15 +30,14 @@ come up to one tick late. Streams without a direct writer keep their own timer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Callable
 from typing import Final, Protocol
 
 from starlette.types import Message, Receive, Scope, Send
 
 from stream_relay.response_socket import ResponseSocket
+from stream_relay.ticker import Ticker
 
 __all__ = ["STREAM_HEADERS", "Beating", "Heartbeats", "SseResponse"]
 
@@ -137,7 +136,7 @@ class Heartbeats:
     def __init__(self, interval: float) -> None:
         self.tick = min(1.0, interval / 4)  # streams compare against the interval themselves
         self._streams: set[Beating] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Ticker(self.tick, self._beat_all, name="stream-relay-heartbeats")
 
     def add(self, stream: Beating) -> None:
         self._streams.add(stream)
@@ -149,22 +148,15 @@ class Heartbeats:
         return len(self._streams)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="stream-relay-heartbeats")
+        self._ticker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._ticker.stop()
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick)
-            now = time.monotonic()
-            for stream in list(self._streams):
-                try:
-                    stream.beat(now)
-                except Exception:  # one broken stream must not stop everyone's heartbeat
-                    log.exception("heartbeat failed; dropping the stream from the timer")
-                    self._streams.discard(stream)
+    def _beat_all(self, now: float) -> None:
+        for stream in list(self._streams):
+            try:
+                stream.beat(now)
+            except Exception:  # one broken stream must not stop everyone's heartbeat
+                log.exception("heartbeat failed; dropping the stream from the timer")
+                self._streams.discard(stream)
