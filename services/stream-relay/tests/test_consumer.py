@@ -1,4 +1,4 @@
-"""The consumer loop's own parts, without a broker (stream_relay.consumer).
+"""The consumer loop's own parts, without a broker but for one stop test (stream_relay.consumer).
 
 The broker-facing behaviour (subscribe, reconnect, resume) runs against real
 RabbitMQ in test_stream_limits.py and the reliability suite; what a delivery
@@ -8,9 +8,14 @@ becomes is test_pipeline.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import time
+
+import pytest
 
 from qahub_contracts.amqp_endpoints import BrokerEndpoints
-from stream_relay.consumer import BatchedAcks, StreamConsumer
+from stream_relay.consumer import STOP_SECONDS, BatchedAcks, StreamConsumer
 from stream_relay.fanout import ConnectionRegistry
 from stream_relay.metrics import RelayMetrics
 from stream_relay.pipeline import Pipeline
@@ -65,4 +70,37 @@ class TestStop:
         reader.start()
         await asyncio.wait_for(pipeline.started.wait(), 5)
         await asyncio.wait_for(reader.stop(), 5)
+        assert not reader.subscribed
+
+
+class _LosesTheCancel(_HangingRestore):
+    """A pipeline whose local-copy load swallows the cancel, as Python 3.11's
+    ``asyncio.wait_for`` does when what it waits for completes at that moment."""
+
+    async def restore(self) -> None:
+        self.started.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+
+
+class TestLostCancel:
+    async def test_stop_ends_a_consumer_whose_cancel_was_swallowed(
+        self, rabbitmq_url: str, caplog: pytest.LogCaptureFixture
+    ):
+        """A lost cancel must not leave the consumer following the log (a 30 s teardown)."""
+        pipeline = _LosesTheCancel()
+        reader = StreamConsumer(
+            endpoints=BrokerEndpoints([rabbitmq_url]),
+            max_age="1h",
+            prefetch=8,
+            pipeline=pipeline,
+            metrics=RelayMetrics(),
+        )
+        reader.start()
+        await asyncio.wait_for(pipeline.started.wait(), 5)
+        began = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="stream_relay.consumer"):
+            await reader.stop()
+        assert time.monotonic() - began < STOP_SECONDS
+        assert "did not stop" not in caplog.text
         assert not reader.subscribed

@@ -72,7 +72,10 @@ async def _log_end(connection: aio_pika.abc.AbstractConnection) -> int | None:
 
         await queue.consume(on_delivery, arguments={"x-stream-offset": "last"})
         try:
-            await asyncio.wait_for(first, _END_PROBE_SECONDS)
+            # Not wait_for: on Python 3.11 it swallows a cancel that comes as ``first``
+            # completes, and stop() would then find the consumer following the log.
+            async with asyncio.timeout(_END_PROBE_SECONDS):
+                await first
         except TimeoutError:
             return None
         deadline = time.monotonic() + _END_PROBE_SECONDS
@@ -138,6 +141,7 @@ class StreamConsumer:
         self._restored = False  # the local copy is loaded once, before the first subscription
         self._last_delivery = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False  # set by stop(): the loops end even if its cancel is lost
         self._acks = BatchedAcks(every=max(1, prefetch // 4))
         self.subscribed = False
         # Read at scrape time: setting two gauges per message costs more than the rest.
@@ -169,10 +173,18 @@ class StreamConsumer:
 
     def start(self) -> None:
         """Start reading in a background task (returns at once)."""
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="stream-relay-consumer")
 
     async def stop(self) -> None:
-        """Stop reading and close the broker connection (and the local log)."""
+        """Stop reading and close the broker connection (and the local log).
+
+        The task is cancelled, and also told to stop: a cancel can be swallowed on
+        the way (Python 3.11's ``asyncio.wait_for``, ours or a library's, drops one
+        that arrives as what it waits for completes), and a consumer that went on to
+        subscribe would then follow the log forever (seen as a 30 s test teardown).
+        """
+        self._stopping = True
         if self._task is not None:
             await _cancel(self._task)
             self._task = None
@@ -180,13 +192,13 @@ class StreamConsumer:
 
     async def _run(self) -> None:
         backoff = 0.2
-        while True:
+        while not self._stopping:
             try:
                 await self._session()
                 backoff = 0.2
             except Exception as exc:  # any failure means: reconnect
                 task = asyncio.current_task()
-                if task is not None and task.cancelling():
+                if self._stopping or (task is not None and task.cancelling()):
                     # stop() cancelled us and a close on the way out raised instead:
                     # reconnecting now would swallow the cancel and never stop.
                     raise asyncio.CancelledError from exc
@@ -241,8 +253,11 @@ class StreamConsumer:
                 subscription.lost.result()  # raises SubscriptionLost
             self._acks.flush()
             self._pipeline.flush()
+            if self._stopping:
+                return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(gap.wait(), _TICK_SECONDS)
+                async with asyncio.timeout(_TICK_SECONDS):  # not wait_for: see _log_end
+                    await gap.wait()
             self._pipeline.catch_up.idle(time.monotonic() - self._last_delivery)
         self._metrics.consumer_restarts.labels(cause="discontinuity").inc()
 
