@@ -136,6 +136,13 @@ class TestFailOver:
             await endpoints.connect(opener)
         assert seen == [("amqp://a/", False), ("amqps://b/", True)]
 
+    def test_a_node_moved_past_is_tried_last(self):
+        endpoints = BrokerEndpoints(["amqp://a/", "amqp://b/", "amqp://c/"])
+        endpoints.move_past("amqp://b/")
+        assert endpoints.ordered() == ["amqp://c/", "amqp://a/", "amqp://b/"]
+        endpoints.move_past("amqp://c/")
+        assert endpoints.ordered() == ["amqp://a/", "amqp://b/", "amqp://c/"]
+
 
 class TestRobustFailOver:
     """A robust connection that lost its node is pointed at the next one (a close callback)."""

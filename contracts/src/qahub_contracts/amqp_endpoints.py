@@ -125,6 +125,17 @@ class BrokerEndpoints:
         start = self._next % len(self.urls)
         return [*self.urls[start:], *self.urls[:start]]
 
+    def move_past(self, url: str) -> None:
+        """Have the next connection try the node after ``url`` first (``url``'s node went away).
+
+        For a connection that is reopened by hand rather than by aio-pika's robust
+        connection (which :meth:`fail_over` serves): a lost node is tried last, so a
+        node that vanished without refusing costs no ``timeout`` before the others
+        (:attr:`last_answered` names that next node until a connection opens).
+        """
+        if url in self.urls:
+            self._next = (self.urls.index(url) + 1) % len(self.urls)
+
     @property
     def last_answered(self) -> str:
         """The node that answered the latest connection (the first one before any)."""
