@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 
 
@@ -11,10 +12,16 @@ class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target.
 
     ``cut()`` drops every connection and refuses new ones until ``restore()``.
+    With ``tls``, clients speak TLS to the proxy (it terminates it, like a TLS
+    listener of the broker) and the target gets plain bytes.
     """
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(
+        self, target_host: str, target_port: int, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.target = (target_host, target_port)
+        self._tls = tls
+        self.accepted = 0  # connections forwarded to the target so far
         self.port = 0
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
@@ -23,7 +30,9 @@ class TcpProxy:
         self._blackholed: set[str] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(
+            self._accept, "127.0.0.1", self.port, ssl=self._tls
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def cut(self) -> None:
@@ -58,6 +67,7 @@ class TcpProxy:
         except OSError:
             writer.transport.abort()
             return
+        self.accepted += 1
         self._writers.update((writer, up_writer))
         for src, dst, direction in (
             (reader, up_writer, "to_server"),
@@ -81,8 +91,10 @@ class TcpProxy:
 
 
 @contextlib.asynccontextmanager
-async def tcp_proxy(host: str, port: int) -> AsyncIterator[TcpProxy]:
-    proxy = TcpProxy(host, port)
+async def tcp_proxy(
+    host: str, port: int, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[TcpProxy]:
+    proxy = TcpProxy(host, port, tls)
     await proxy.start()
     try:
         yield proxy

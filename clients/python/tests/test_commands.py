@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
@@ -20,7 +19,6 @@ from tests.support.commands import wait_for_command_consumer
 from tests.support.proxy import tcp_proxy
 from tests.support.servers import eventually
 
-from qahub_contracts.topology import COMMAND_EXCHANGE, CREATE_COMMAND_KEY
 from qahub_notify_client import (
     AsyncCommandSender,
     AsyncNotificationsClient,
@@ -30,7 +28,7 @@ from qahub_notify_client import (
     ValidationFailed,
 )
 
-from .conftest import Stack
+from .conftest import Stack, received
 
 NOTIFICATION = {
     "id": "00000000-0000-4000-8000-000000000001",
@@ -43,35 +41,13 @@ NOTIFICATION = {
 }
 
 
-@pytest.fixture
-async def commands(rabbitmq_url: str) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
-    """A queue of this test bound to the command exchange, where the API's would be."""
-    connection = await aio_pika.connect(rabbitmq_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            COMMAND_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
-        )
-        queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(exchange, CREATE_COMMAND_KEY)
-        yield queue
-
-
-async def _one(queue: aio_pika.abc.AbstractQueue) -> aio_pika.abc.AbstractIncomingMessage:
-    async with asyncio.timeout(10), queue.iterator() as messages:
-        async for message in messages:
-            await message.ack()
-            return message
-    raise AssertionError("the queue ended")
-
-
 class TestMessage:
     """What a sender puts on the wire is what DESIGN §9 names."""
 
     async def test_properties_headers_and_body(self, rabbitmq_url: str, commands):
         async with AsyncCommandSender(rabbitmq_url, "svc-token") as sender:
             command_id = await sender.send("42", "invoice.paid", {"invoice": 1})
-        message = await _one(commands)
+        message = await received(commands)
         assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
         assert message.content_type == "application/json"
         assert message.message_id == str(command_id)
@@ -91,7 +67,7 @@ class TestMessage:
         chosen = uuid.uuid4()
         async with AsyncCommandSender(rabbitmq_url, lambda: "fresh") as sender:
             assert await sender.send("42", "t", "x", command_id=chosen) == chosen
-        message = await _one(commands)
+        message = await received(commands)
         assert message.message_id == str(chosen)
         assert message.headers["authorization"] == "Bearer fresh"
 
@@ -101,7 +77,7 @@ class TestMessage:
                 return sender.send("42", "t", "x")
 
         command_id = await asyncio.to_thread(send)
-        assert (await _one(commands)).message_id == str(command_id)
+        assert (await received(commands)).message_id == str(command_id)
 
 
 class TestRefusals:
@@ -280,7 +256,7 @@ class TestBrokerLoss:
                     return True
 
                 await eventually(sent_again, timeout=20, what="a send after the broker is back")
-        assert [json.loads((await _one(commands)).body)["data"] for _ in range(2)] == [
+        assert [json.loads((await received(commands)).body)["data"] for _ in range(2)] == [
             "before",
             "after",
         ]

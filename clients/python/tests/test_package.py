@@ -56,6 +56,19 @@ class TestLightweight:
         )
         assert "qahub-notify-client[commands]" in result.stdout
 
+    def test_the_commands_extra_needs_aio_pika_and_nothing_else_of_the_servers(self):
+        blocked = tuple(m for m in SERVER_ONLY if m != "aio_pika")
+        code = (
+            f"import sys\nfor name in {blocked!r}:\n    sys.modules[name] = None\n"
+            "from qahub_notify_client import CommandSender\n"
+            "CommandSender('amqp://a/,amqp://b/', 't').close()\n"
+            "print('ok')\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+        )
+        assert result.stdout.strip() == "ok"
+
     @pytest.mark.parametrize("distribution", ["qahub-notify-client", "qahub-contracts"])
     def test_server_dependencies_are_extras_only(self, distribution):
         required = importlib.metadata.requires(distribution) or []
