@@ -6,21 +6,66 @@ relay of a stack only ever see that vhost's stream. The management API is found 
 ``RABBITMQ_MANAGEMENT_URL``, else port 15672 of the broker's host, with the AMQP URL's
 user and password. Where it does not answer, the stack runs on the URL's vhost as given
 and says so in a warning log line: it is then isolated only if that vhost is its own.
+
+Each vhost is named afresh (``qahub-stack-<random>``) and says in its description
+which host and process made it, and when. A run that was killed before it could drop
+its vhost leaves it behind; the next stack made on that host drops such leftovers
+when they are surely dead: made by a process of this host that no longer runs, more
+than a start's time ago, and with no connection open in them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
+import socket
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["VirtualHost"]
 
 _log = logging.getLogger("qahub_notify.testing")
 _PERMISSIONS = {"configure": ".*", "write": ".*", "read": ".*"}
+_PREFIX = "qahub-stack-"
+_OWNER = re.compile(r"^qahub-notify testing stack host=(\S+) pid=(\d+) created=(\d+)$")
+STALE_AFTER_SECONDS = 300  # well over a stack's start (90 s): a younger one may be starting
+
+
+def _description() -> str:
+    return (
+        f"qahub-notify testing stack host={socket.gethostname()} pid={os.getpid()} "
+        f"created={int(time.time())}"
+    )
+
+
+def _is_running(pid: int) -> bool:
+    """Whether ``pid`` runs here (a zombie does not; a process of another user does)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):  # Linux: a zombie waits only for its reaper
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def _abandoned(description: str, now: float) -> bool:
+    """Whether a vhost with ``description`` was made on this host by a process now gone."""
+    owner = _OWNER.match(description or "")
+    if owner is None or owner[1] != socket.gethostname():
+        return False
+    return now - int(owner[3]) > STALE_AFTER_SECONDS and not _is_running(int(owner[2]))
 
 
 @dataclass
@@ -41,7 +86,7 @@ class VirtualHost:
         management = os.environ.get("RABBITMQ_MANAGEMENT_URL") or (
             f"http://{parts.hostname or '127.0.0.1'}:15672"
         )
-        name = f"qahub-stack-{uuid.uuid4().hex[:12]}"
+        name = f"{_PREFIX}{uuid.uuid4().hex[:12]}"
         vhost_url = urlunsplit(parts._replace(path="/" + quote(name, safe="")))
         vhost = cls(vhost_url, management, name, owned=True)
         try:
@@ -57,6 +102,8 @@ class VirtualHost:
             )
             given = unquote(parts.path.removeprefix("/")) or "/"
             return cls(broker_url, management, given, owned=False)
+        with contextlib.suppress(httpx.HTTPError, ValueError):  # a courtesy: never in the way
+            vhost._drop_abandoned()
         return vhost
 
     def _put(self, user: str) -> None:
@@ -64,9 +111,24 @@ class VirtualHost:
 
         api, name = f"{self.management_url.rstrip('/')}/api", quote(self.name, safe="")
         with httpx.Client(auth=_auth(self.amqp_url), timeout=10) as http:
-            http.put(f"{api}/vhosts/{name}").raise_for_status()
+            http.put(
+                f"{api}/vhosts/{name}", json={"description": _description()}
+            ).raise_for_status()
             permissions = f"{api}/permissions/{name}/{quote(user, safe='')}"
             http.put(permissions, json=_PERMISSIONS).raise_for_status()
+
+    def _drop_abandoned(self) -> None:
+        """Drop the vhosts of killed runs of this host (see the module's docstring)."""
+        import httpx  # noqa: PLC0415 - as above
+
+        api = f"{self.management_url.rstrip('/')}/api"
+        with httpx.Client(auth=_auth(self.amqp_url), timeout=10) as http:
+            listed = http.get(f"{api}/vhosts", params={"columns": "name,description"})
+            now = time.time()
+            for vhost in listed.json() if listed.status_code == 200 else []:
+                name = str(vhost.get("name", ""))
+                if name.startswith(_PREFIX) and _abandoned(str(vhost.get("description")), now):
+                    _drop_if_idle(http, api, name)
 
     def delete(self, attempts: int = 3) -> None:
         """Drop the vhost (and the stream in it) if the stack made it; retried, never raises."""
@@ -90,3 +152,12 @@ class VirtualHost:
 def _auth(amqp_url: str) -> tuple[str, str]:
     parts = urlsplit(amqp_url)
     return unquote(parts.username or "guest"), unquote(parts.password or "guest")
+
+
+def _drop_if_idle(http: httpx.Client, api: str, name: str) -> None:
+    """Drop vhost ``name`` unless a connection is open in it (someone still uses it)."""
+    vhost = quote(name, safe="")
+    connections = http.get(f"{api}/vhosts/{vhost}/connections")
+    if connections.status_code == 200 and connections.json() == []:
+        http.delete(f"{api}/vhosts/{vhost}")
+        _log.info("dropped RabbitMQ vhost %s, left behind by a killed test run", name)
