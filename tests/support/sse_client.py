@@ -1,8 +1,20 @@
 """A test's SSE reader: frames as they are on the wire, and a background stream reader.
 
-Frames are decoded by httpx-sse, the parser the Python client's ``events()`` uses
-(the client yields events; a test of the relay's wire format also needs the
-heartbeat comments, each frame's own ``id`` and its ``retry:``, which this keeps).
+Frames are decoded by the small parser below, our own rather than httpx-sse's
+private ``_decoders`` module (which may change in any release): the Python client
+yields events through httpx-sse's public API, but a test of the relay's wire format
+also needs what a client does not dispatch: the heartbeat comments, each frame's
+own ``id``, id-only frames and ``retry:``.
+
+The parser follows the WHATWG event-stream rules (HTML §9.2.5-9.2.6): lines end in
+CRLF, LF or CR (a CR at the very end of the text may be half of a CRLF, so it waits
+for more text); a blank line ends a frame; ``:`` starts a comment; a field is
+``name:value`` with one leading space of the value dropped (a line without ``:`` is
+a field with an empty value); ``data`` lines join with ``\n``; an ``id`` holding
+NUL and a ``retry`` that is not ASCII digits are ignored; unknown fields are
+ignored. Unlike a browser, each frame is decoded alone (an ``id`` belongs to its
+own frame only) and a frame with no data is kept when it has an event name, an id
+or a retry; a frame of comments only becomes a :class:`Frame` with ``comments``.
 """
 
 from __future__ import annotations
@@ -10,19 +22,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
 __all__ = ["Frame", "SseStream", "parse_frames"]
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
 class Frame:
-    """One dispatched SSE event (or a lone comment), as httpx-sse decodes it."""
+    """One SSE frame (or a lone comment) as it was on the wire."""
 
     event: str = "message"
     data: str = ""
@@ -32,31 +46,45 @@ class Frame:
 
 
 def _frame(lines: list[str]) -> Frame | None:
-    decoder = SSEDecoder()  # one per frame: an id belongs to its own frame only
+    """The frame of one block of non-blank lines (``None`` when it holds nothing)."""
+    event, data, comments = "", [], []
+    event_id: str | None = None
+    retry: int | None = None
     for line in lines:
-        decoder.decode(line)
-    comments = [line[1:].removeprefix(" ") for line in lines if line.startswith(":")]
-    sse = decoder.decode("")
-    if sse is None:
+        if line.startswith(":"):
+            comments.append(line[1:].removeprefix(" "))
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+        elif name == "id" and "\0" not in value:
+            event_id = value or None
+        elif name == "retry" and value.isascii() and value.isdigit():
+            retry = int(value)
+    if not event and not data and event_id is None and retry is None:
         return Frame(comments=comments) if comments else None
-    return Frame(sse.event, sse.data, sse.id or None, sse.retry, comments)
+    return Frame(event or "message", "\n".join(data), event_id, retry, comments)
 
 
 def parse_frames(text: str) -> tuple[list[Frame], str]:
     """Complete frames in ``text`` and the unparsed rest (feed the rest back with more text)."""
-    lines_decoder = SSELineDecoder()
-    lines = lines_decoder.decode(text) if text else []
     frames: list[Frame] = []
     block: list[str] = []
-    for line in lines:
+    start = 0
+    for end in _LINE_END.finditer(text):
+        if end.group() == "\r" and end.end() == len(text):
+            break  # maybe the first half of a CRLF: keep it for the next text
+        line, start = text[start : end.start()], end.end()
         if line:
             block.append(line)
             continue
         if (frame := _frame(block)) is not None:
             frames.append(frame)
         block = []
-    partial = "".join(lines_decoder.buffer) + ("\r" if lines_decoder.trailing_cr else "")
-    rest = "".join(f"{line}\n" for line in block) + partial
+    rest = "".join(f"{line}\n" for line in block) + text[start:]
     return frames, rest
 
 
