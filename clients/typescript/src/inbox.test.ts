@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createInbox, type Inbox, type InboxOptions } from "./inbox.js";
 import type { InboxState, Status } from "./reducer.js";
+import { FIRST_RETRY_SPREAD_MS } from "./stream.js";
 import { FakeEventSource, recorded, settle, token } from "./testing/fakes.js";
 
 const fresh = recorded("fresh");
@@ -83,6 +84,7 @@ describe("the connection's state machine", () => {
   });
 
   it("on a refusal asks getToken() once and reopens with the last id, without signing out", async () => {
+    vi.useFakeTimers();
     let n = 0;
     const getToken = vi.fn(() => token("42", Date.now() / 1000 + 3600, n++));
     const { inbox, statuses } = open({ getToken });
@@ -90,7 +92,7 @@ describe("the connection's state machine", () => {
     const first = FakeEventSource.all[0]!;
     for (const frame of fresh.slice(0, 5)) first.send(frame);
     first.fail(true); // e.g. 401: EventSource gives up for good
-    await settle();
+    await vi.advanceTimersByTimeAsync(FIRST_RETRY_SPREAD_MS); // reopens within that
     expect(getToken).toHaveBeenCalledTimes(2);
     const second = FakeEventSource.all[1]!;
     expect(second.params.get("lastEventId")).toBe("2-9176533619c7");
@@ -101,10 +103,11 @@ describe("the connection's state machine", () => {
 
   it("signs out when a fresh token is refused too (the API says 401)", async () => {
     const api = fakeApi(() => Response.json({ error: { code: "unauthorized", message: "expired" } }, { status: 401 }));
+    vi.useFakeTimers();
     const { inbox } = open({ fetch: api.fetch, getToken: () => token("42", 1) });
     await settle();
     FakeEventSource.all[0]!.fail(true);
-    await settle();
+    await vi.advanceTimersByTimeAsync(FIRST_RETRY_SPREAD_MS);
     FakeEventSource.all[1]!.fail(true);
     await settle(50);
     expect(inbox.getState().status).toBe("signed-out");

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { InboxError, Status } from "./reducer.js";
-import { backoff, LiveStream } from "./stream.js";
+import { backoff, FIRST_RETRY_SPREAD_MS, LiveStream } from "./stream.js";
 import { FakeEventSource, settle, token } from "./testing/fakes.js";
 import { TokenKeeper } from "./token.js";
 
@@ -56,10 +56,24 @@ describe("LiveStream", () => {
     live.close();
   });
 
+  it("reopens after a first refusal within a second, not at once", async () => {
+    const random = vi.spyOn(Math, "random").mockReturnValue(0.5);
+    const { live } = stream(() => token("42", Date.now() / 1000 + 60), 200);
+    await live.open();
+    FakeEventSource.all[0]!.fail(true);
+    await settle();
+    expect(FakeEventSource.all).toHaveLength(1); // a shed browser does not come straight back
+    await vi.advanceTimersByTimeAsync(FIRST_RETRY_SPREAD_MS / 2);
+    expect(FakeEventSource.open()).toHaveLength(1);
+    random.mockRestore();
+    live.close();
+  });
+
   it("a refusal that is not a 401 keeps retrying as reconnecting", async () => {
     const { live, statuses } = stream(() => token("42", Date.now() / 1000 + 60), 200);
     await live.open();
     FakeEventSource.all[0]!.fail(true);
+    await vi.advanceTimersByTimeAsync(FIRST_RETRY_SPREAD_MS);
     await settle();
     FakeEventSource.all[1]!.fail(true);
     await vi.advanceTimersByTimeAsync(0);

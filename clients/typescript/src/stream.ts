@@ -4,8 +4,9 @@
 // - While the browser retries by itself (a dropped connection, a relay that died) the
 //   status is "reconnecting" and its Last-Event-ID header resumes the stream.
 // - EventSource gives up for good on a non-200 answer (DESIGN §8): the stream asks
-//   getToken() once and reopens at once; a second refusal is diagnosed (401 means
-//   "signed-out") and retried with a growing delay, each time with a fresh token.
+//   getToken() once and reopens within a second (spread: a relay shedding load refuses
+//   many at once); a second refusal is diagnosed (401 means "signed-out") and retried
+//   with a growing delay, each time with a fresh token.
 // - Shortly before `exp` it asks getToken() and reopens with the last id seen: the
 //   relay replays what came in between, so nothing is lost, and the status stays "live".
 import type { Frame, InboxError, Status } from "./reducer.js";
@@ -28,6 +29,9 @@ export interface StreamOptions {
   readonly EventSource?: typeof EventSource;
   readonly fetch?: typeof fetch;
 }
+
+/** The first reopen after a refusal (with a renewed token) waits up to this long. */
+export const FIRST_RETRY_SPREAD_MS = 1_000;
 
 export function backoff(failures: number, random: () => number = Math.random): number {
   return Math.min(30_000, 1_000 * 2 ** Math.min(failures - 1, 5)) * (0.8 + 0.4 * random());
@@ -117,8 +121,10 @@ export class LiveStream {
     source.close();
     clearTimeout(this.renewal);
     if (!this.renewedAfterRefusal) {
+      // Within a second, not at once: a relay shedding load (503) refuses many browsers
+      // together, and they must not come back as one wave.
       this.renewedAfterRefusal = true;
-      void this.open(true);
+      this.timer = setTimeout(() => void this.open(true), FIRST_RETRY_SPREAD_MS * Math.random());
       return;
     }
     void this.diagnose();

@@ -345,6 +345,7 @@ var Rest = class {
 // src/stream.ts
 var STREAM_PATH = "/api/v1/notifications/stream";
 var EVENTS = ["connected", "stats", "recent", "notification", "notification.updated", "notification.deleted"];
+var FIRST_RETRY_SPREAD_MS = 1e3;
 function backoff(failures, random = Math.random) {
   return Math.min(3e4, 1e3 * 2 ** Math.min(failures - 1, 5)) * (0.8 + 0.4 * random());
 }
@@ -428,7 +429,7 @@ var LiveStream = class {
     clearTimeout(this.renewal);
     if (!this.renewedAfterRefusal) {
       this.renewedAfterRefusal = true;
-      void this.open(true);
+      this.timer = setTimeout(() => void this.open(true), FIRST_RETRY_SPREAD_MS * Math.random());
       return;
     }
     void this.diagnose();
