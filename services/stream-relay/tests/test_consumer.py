@@ -56,17 +56,21 @@ class _HangingRestore(Pipeline):
             raise RuntimeError("channel closed under us")  # as a broker close may
 
 
+def _consumer(url: str, pipeline: _HangingRestore) -> StreamConsumer:
+    return StreamConsumer(
+        endpoints=BrokerEndpoints([url]),
+        max_age="1h",
+        prefetch=8,
+        pipeline=pipeline,
+        metrics=RelayMetrics(),
+    )
+
+
 class TestStop:
     async def test_stop_returns_when_a_close_on_the_way_out_raises(self):
         """A cleanup that fails while cancelled must not turn stop() into a reconnect loop."""
         pipeline = _HangingRestore()
-        reader = StreamConsumer(
-            endpoints=BrokerEndpoints(["amqp://unused/"]),
-            max_age="1h",
-            prefetch=8,
-            pipeline=pipeline,
-            metrics=RelayMetrics(),
-        )
+        reader = _consumer("amqp://unused/", pipeline)
         reader.start()
         await asyncio.wait_for(pipeline.started.wait(), 5)
         await asyncio.wait_for(reader.stop(), 5)
@@ -89,13 +93,7 @@ class TestLostCancel:
     ):
         """A lost cancel must not leave the consumer following the log (a 30 s teardown)."""
         pipeline = _LosesTheCancel()
-        reader = StreamConsumer(
-            endpoints=BrokerEndpoints([rabbitmq_url]),
-            max_age="1h",
-            prefetch=8,
-            pipeline=pipeline,
-            metrics=RelayMetrics(),
-        )
+        reader = _consumer(rabbitmq_url, pipeline)
         reader.start()
         await asyncio.wait_for(pipeline.started.wait(), 5)
         began = time.monotonic()
