@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tests.api.conftest import migrate
 
 from notifications_api.database import Database, open_database
+from notifications_api.models import Preference, table_of, utcnow
 from notifications_api.preferences import PreferenceStore
 from qahub_contracts import api
 
@@ -67,6 +68,25 @@ class TestBatchedReads:
             assert (await store.get("u1")) == api.Preferences()
         finally:
             await database.close()
+
+    async def test_a_stored_document_that_no_longer_validates_is_read_as_the_defaults(
+        self, database: Database
+    ):
+        """One bad row neither fails the users read with it nor stops its user's
+        notifications (the store logs it and delivers everything)."""
+        await PreferenceStore(database).replace("u1", MUTED)
+        bad = {"types": {"digest": {"inApp": "maybe"}}}
+        async with database.engine.begin() as connection:
+            await connection.execute(
+                table_of(Preference)
+                .insert()
+                .values(user_id="u2", document=bad, updated_at=utcnow())
+            )
+        store = PreferenceStore(database)
+        one, two, three = await asyncio.gather(*(store.get(u) for u in ("u1", "u2", "u3")))
+        assert not one.delivers("digest")
+        assert two == api.Preferences()
+        assert three == api.Preferences()
 
 
 class TestFreshness:

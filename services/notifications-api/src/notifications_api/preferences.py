@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import logging
 from typing import Final
 
 from cachetools import TTLCache
+from pydantic import ValidationError
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -32,6 +34,8 @@ from notifications_api.models import Preference, table_of, utcnow
 from qahub_contracts import api
 
 __all__ = ["CACHE_SECONDS", "READ_USERS", "PreferenceStore"]
+
+log = logging.getLogger("notifications_api.preferences")
 
 CACHE_SECONDS: Final = 5.0
 CACHE_USERS: Final = 100_000
@@ -97,8 +101,7 @@ class PreferenceStore:
             return
         documents = {row.user_id: row.document for row in found_rows}
         for user, pending in batch.items():
-            document = documents.get(user)
-            found = _DEFAULTS if document is None else api.Preferences.model_validate(document)
+            found = _stored(user, documents.get(user))
             if replaced == self._replaced:
                 self._cache[user] = found
             else:  # a PUT here overlapped the read: its answer, if it was this user's
@@ -113,6 +116,23 @@ class PreferenceStore:
         self._replaced += 1
         self._cache[user_id] = preferences
         return preferences
+
+
+def _stored(user_id: str, document: object) -> api.Preferences:
+    """A user's stored preferences; the defaults when there are none, or when the stored
+    document no longer validates (logged): one bad row must neither fail the other
+    users read with it nor stop that user's notifications."""
+    if document is None:
+        return _DEFAULTS
+    try:
+        return api.Preferences.model_validate(document)
+    except ValidationError as exc:
+        log.error(  # noqa: TRY400 - one line; the document may hold anything
+            "stored preferences of user %r do not validate (%d errors); using the defaults",
+            user_id,
+            exc.error_count(),
+        )
+        return _DEFAULTS
 
 
 def _upsert(connection: Connection, user_id: str, document: dict[str, object]) -> None:
