@@ -35,8 +35,8 @@ class TestUrlList:
         assert parse_urls("amqp://h:5672/") == ("amqp://h:5672/",)
 
     def test_several_nodes_in_order_blanks_ignored(self):
-        value = " amqp://a:5672/ , amqps://b:5671/v ,, amqp://c/ "
-        assert parse_urls(value) == ("amqp://a:5672/", "amqps://b:5671/v", "amqp://c/")
+        value = " amqps://a:5671/ , amqps://b:5671/v ,, amqps://c/ "
+        assert parse_urls(value) == ("amqps://a:5671/", "amqps://b:5671/v", "amqps://c/")
 
     @pytest.mark.parametrize(
         ("value", "message"),
@@ -45,6 +45,7 @@ class TestUrlList:
             (" , ", "at least one node"),
             ("amqp://a/,http://b/", "http://b/ must start with amqp:// or amqps://"),
             ("amqp:///vhost", "names no host"),
+            ("amqps://a/,amqp://b/", "mixes amqp:// and amqps://"),
         ],
     )
     def test_bad_lists_are_one_line_errors(self, value, message):

@@ -3,7 +3,7 @@
 Every connection of both services goes through :class:`BrokerEndpoints`:
 
 - ``RABBITMQ_URL`` lists one or more nodes, comma-separated, each a full
-  ``amqp://`` or ``amqps://`` URL;
+  ``amqp://`` or ``amqps://`` URL, all of one kind (a fail-over never leaves TLS);
 - :meth:`BrokerEndpoints.connect` tries them in order, starting with the node
   that answered last time, and returns the first connection that opens; when a
   connection's node goes away, the caller's reconnect calls it again and it moves
@@ -45,7 +45,8 @@ def parse_urls(value: str) -> tuple[str, ...]:
     """The node URLs of a ``RABBITMQ_URL`` value (comma-separated, blanks ignored).
 
     Raises:
-        ValueError: no URL, or one that is not ``amqp://`` / ``amqps://`` with a host.
+        ValueError: no URL, one that is not ``amqp://`` / ``amqps://`` with a host, or a
+            list of both kinds (a fail-over must never move a connection off TLS).
     """
     urls = tuple(part.strip() for part in value.split(",") if part.strip())
     if not urls:
@@ -59,6 +60,8 @@ def parse_urls(value: str) -> tuple[str, ...]:
             host = None
         if not host:
             raise ValueError(f"{redact(url)} names no host")
+    if len({url.split("://", 1)[0] for url in urls}) > 1:
+        raise ValueError("mixes amqp:// and amqps:// nodes: fail-over could leave TLS")
     return urls
 
 

@@ -193,7 +193,8 @@ class SnapshotClient:
         try:
             async with self._http.get(self._base + path, headers=headers, params=params) as answer:
                 status = answer.status
-                body = await answer.read() if status == 200 else None
+                read = await answer.read()  # read in full: the connection goes back to the pool
+            body = read if status == 200 else None
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._failed()
             log.warning("notifications API unreachable for %s: %s", path, type(exc).__name__)

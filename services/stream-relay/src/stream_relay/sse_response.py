@@ -34,6 +34,7 @@ import logging
 from collections.abc import Callable
 from typing import Final, Protocol
 
+from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from stream_relay.response_socket import ResponseSocket
@@ -54,9 +55,10 @@ _KEEP_ALIVE: Final = (*STREAM_HEADERS, (b"connection", b"keep-alive"))
 class SseResponse:
     """One stream's response: :meth:`start`, then :meth:`write` chunks, then :meth:`end`."""
 
-    __slots__ = ("_gone", "_head", "_receive", "_send", "direct")
+    __slots__ = ("_gone", "_head", "_receive", "_scope", "_send", "direct")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._scope = scope
         self._receive = receive
         self._send = send
         headers = _KEEP_ALIVE if _keeps_alive(scope) else STREAM_HEADERS
@@ -99,6 +101,16 @@ class SseResponse:
         if head is not None:
             await self._send(head)
         await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    @property
+    def head_pending(self) -> bool:
+        """Whether nothing of the response went out yet (no :meth:`write`, no :meth:`end`)."""
+        return self._head is not None
+
+    async def refuse(self, answer: Response) -> None:
+        """Answer with ``answer`` instead of a stream (only while :attr:`head_pending`)."""
+        self._head = None
+        await answer(self._scope, self._receive, self._send)
 
     async def end(self) -> None:
         """Complete the response (an HTTP/1.0 one by closing the socket)."""

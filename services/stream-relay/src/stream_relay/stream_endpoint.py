@@ -131,8 +131,12 @@ async def _serve(relay: Relay, caller: Caller, last_id: str | None, response: Ss
         session = _register(relay, caller, last_id) if not response.gone.done() else None
         if session is not None:
             await session.run(response.write, response.direct)
-    except Exception as exc:  # noqa: BLE001 - the head is out: a bug is logged, the stream ends
-        log_unexpected(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug: logged; JSON 500 if no byte went out yet
+        if response.head_pending:
+            response.gone.cancel()
+            await response.refuse(unexpected_error_response(exc))
+            return
+        log_unexpected(exc)  # the stream has begun: it ends, and the client reconnects
     finally:
         response.gone.cancel()
     await response.end()

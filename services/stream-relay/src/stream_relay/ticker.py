@@ -28,7 +28,8 @@ class Ticker:
 
     @property
     def running(self) -> bool:
-        return self._task is not None
+        """Started, not stopped, and its task alive (a tick that raised ended it)."""
+        return self._task is not None and not self._task.done()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self._name)
