@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ from tests.support.servers import eventually
 from tests.support.services import Broker
 
 from qahub_notify.testing._processes import _spawn
-from qahub_notify.testing._vhost import STALE_AFTER_SECONDS, VirtualHost
+from qahub_notify.testing._vhost import STALE_AFTER_SECONDS, VirtualHost, _description
 
 pytestmark = [
     pytest.mark.timeout(300),
@@ -125,11 +124,11 @@ class Management:
     user: str
     made: list[str] = field(default_factory=list)
 
-    def leftover(self, *, pid: int, age: float, host: str | None = None) -> str:
-        """A vhost as a stack of ``pid`` on ``host`` would have left it ``age`` seconds ago."""
+    def leftover(self, *, pid: int, age: float, **owner: str) -> str:
+        """A vhost as a stack of ``pid`` would have left it ``age`` seconds ago (``owner``:
+        another host, PID namespace or start time than the real ones)."""
         name = f"qahub-stack-{uuid.uuid4().hex[:12]}"
-        owner = f"host={host or socket.gethostname()} pid={pid} created={int(time.time() - age)}"
-        description = f"qahub-notify testing stack {owner}"
+        description = _description(pid, created=time.time() - age, **owner)
         self.http.put(f"/vhosts/{name}", json={"description": description}).raise_for_status()
         self.made.append(name)
         return name
@@ -173,14 +172,18 @@ class TestAbandonedVhosts:
 
     def test_a_dead_runs_old_vhost_is_dropped_others_are_kept(self, broker, management, dead_pid):
         old = STALE_AFTER_SECONDS + 60
-        abandoned = management.leftover(pid=dead_pid, age=old)
+        abandoned = [
+            management.leftover(pid=dead_pid, age=old),
+            management.leftover(pid=os.getpid(), age=old, start="1"),  # its pid was reused
+        ]
         kept = {
             "its runner lives": management.leftover(pid=os.getpid(), age=old),
             "it may be starting": management.leftover(pid=dead_pid, age=0),
             "another host's": management.leftover(pid=dead_pid, age=old, host="elsewhere"),
+            "another PID namespace's": management.leftover(pid=dead_pid, age=old, namespace="1"),
         }
         assert management.create_stack_vhost(broker.amqp_url).owned
-        assert not management.exists(abandoned)
+        assert not any(management.exists(name) for name in abandoned)
         assert {why: management.exists(name) for why, name in kept.items()} == dict.fromkeys(
             kept, True
         )

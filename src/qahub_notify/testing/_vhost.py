@@ -8,9 +8,10 @@ user and password. Where it does not answer, the stack runs on the URL's vhost a
 and says so in a warning log line: it is then isolated only if that vhost is its own.
 
 Each vhost is named afresh (``qahub-stack-<random>``) and says in its description
-which host and process made it, and when. A run that was killed before it could drop
-its vhost leaves it behind; the next stack made on that host drops such leftovers
-when they are surely dead: made by a process of this host that no longer runs, more
+which host, PID namespace and process (pid and start time) made it, and when. A run
+that was killed before it could drop its vhost leaves it behind; the next stack made
+on that host drops such leftovers when they are surely dead: made in this host's PID
+namespace by a process that no longer runs (or whose pid a later process took), more
 than a start's time ago, and with no connection open in them.
 """
 
@@ -36,15 +37,45 @@ __all__ = ["VirtualHost"]
 _log = logging.getLogger("qahub_notify.testing")
 _PERMISSIONS = {"configure": ".*", "write": ".*", "read": ".*"}
 _PREFIX = "qahub-stack-"
-_OWNER = re.compile(r"^qahub-notify testing stack host=(\S+) pid=(\d+) created=(\d+)$")
+_OWNER = re.compile(
+    r"^qahub-notify testing stack host=(\S+) ns=(\S+) pid=(\d+) start=(\S+) created=(\d+)$"
+)
 STALE_AFTER_SECONDS = 300  # well over a stack's start (90 s): a younger one may be starting
 
 
-def _description() -> str:
+def _description(
+    pid: int | None = None,
+    *,
+    created: float | None = None,
+    host: str | None = None,
+    namespace: str | None = None,
+    start: str | None = None,
+) -> str:
+    """Who made a vhost: host name, PID namespace, pid and that process's start time (two
+    containers may share a host name, and a pid may be reused), and when."""
+    pid = os.getpid() if pid is None else pid
+    made = int(time.time() if created is None else created)
     return (
-        f"qahub-notify testing stack host={socket.gethostname()} pid={os.getpid()} "
-        f"created={int(time.time())}"
+        f"qahub-notify testing stack host={host or socket.gethostname()} "
+        f"ns={namespace or _pid_namespace()} pid={pid} start={start or _started(pid)} "
+        f"created={made}"
     )
+
+
+def _pid_namespace() -> str:
+    """This process's PID namespace (Linux), else ``-``."""
+    try:
+        return str(Path("/proc/self/ns/pid").readlink()).removeprefix("pid:").strip("[]")
+    except OSError:
+        return "-"
+
+
+def _started(pid: int) -> str:
+    """When ``pid`` started, in clock ticks since boot (Linux), else ``-``."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "-"
 
 
 def _is_running(pid: int) -> bool:
@@ -61,11 +92,17 @@ def _is_running(pid: int) -> bool:
 
 
 def _abandoned(description: str, now: float) -> bool:
-    """Whether a vhost with ``description`` was made on this host by a process now gone."""
+    """Whether a vhost with ``description`` was made on this host, in this PID namespace,
+    by a process now gone (its pid unused, or used by a process started later)."""
     owner = _OWNER.match(description or "")
-    if owner is None or owner[1] != socket.gethostname():
+    if owner is None or (owner[1], owner[2]) != (socket.gethostname(), _pid_namespace()):
         return False
-    return now - int(owner[3]) > STALE_AFTER_SECONDS and not _is_running(int(owner[2]))
+    pid, started, created = owner[3], owner[4], owner[5]
+    if now - int(created) <= STALE_AFTER_SECONDS:
+        return False
+    if not _is_running(int(pid)):
+        return True
+    return started != "-" and _started(int(pid)) not in {"-", started}
 
 
 @dataclass
