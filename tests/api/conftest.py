@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,14 +77,22 @@ def settings(database_url: str, rabbitmq_url: str) -> ApiSettings:
     return api_settings(database_url, rabbitmq_url)
 
 
-@pytest.fixture
-async def api(settings: ApiSettings) -> AsyncIterator[Api]:
-    await migrate(settings.database_url)
+@asynccontextmanager
+async def running_api(settings: ApiSettings) -> AsyncIterator[Api]:
+    """The API with ``settings`` served on loopback, and a client of it (the database
+    as the caller left it: migrate it first unless the test is about that)."""
     async with (
         serving(create_app(settings)) as base_url,
         httpx.AsyncClient(base_url=base_url, timeout=30) as http,
     ):
         yield Api(http, settings)
+
+
+@pytest.fixture
+async def api(settings: ApiSettings) -> AsyncIterator[Api]:
+    await migrate(settings.database_url)
+    async with running_api(settings) as running:
+        yield running
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> None:

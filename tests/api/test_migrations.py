@@ -5,14 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from tests.api.conftest import Api, api_settings
-from tests.support.servers import serving
+from tests.api.conftest import api_settings, running_api
 
-from notifications_api.app import create_app
 from notifications_api.database import create_engine
 from notifications_api.migrations import upgrade
 from notifications_api.models import Base, UtcDateTime
@@ -76,23 +73,19 @@ class TestUpgradeFrom0001:
     async def test_a_populated_database_upgrades_in_place(self, database_url, rabbitmq_url):
         rows = await _populate_at_0001(database_url)
         settings = api_settings(database_url, rabbitmq_url)
-        async with (
-            serving(create_app(settings)) as base_url,
-            httpx.AsyncClient(base_url=base_url, timeout=30) as http,
-        ):
-            api = Api(http, settings)
+        async with running_api(settings) as api:
             assert await api.stats("alice") == {"total": 5, "unread": 3, "read": 2, "unseen": 3}
             assert await api.stats("bob") == {"total": 1, "unread": 0, "read": 1, "unseen": 0}
-            listed = (await http.get("/api/v1/notifications", headers=api.auth("alice"))).json()[
-                "items"
-            ]
+            listed = (
+                await api.http.get("/api/v1/notifications", headers=api.auth("alice"))
+            ).json()["items"]
             assert [n["id"] for n in listed] == [str(r["id"]) for r in reversed(rows[:5])]
             for n in listed:
                 assert n["archivedAt"] is None
                 assert n["seenAt"] == n["readAt"]  # read before 0002: seen when it was read
             # The upgraded database takes the new writes, counted exactly.
             ids = [str(r["id"]) for r in rows[:2]]
-            answer = await http.post(
+            answer = await api.http.post(
                 "/api/v1/notifications/archive", json={"ids": ids}, headers=api.auth("alice")
             )
             assert answer.json() == {"archived": 2}

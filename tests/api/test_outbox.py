@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aio_pika
 import httpx
 import pytest
-from tests.api.conftest import SECRET, Api, api_settings, migrate
+from tests.api.conftest import SECRET, Api, api_settings, migrate, running_api
 from tests.support.proxy import tcp_proxy
 from tests.support.servers import child, eventually, free_port, serving, wait_http_ok
 from tests.support.stream import read_log
@@ -95,14 +95,12 @@ class TestBrokerOutage:
         async with tcp_proxy("127.0.0.1", port) as proxy:
             settings = api_settings(database_url, _with_port(rabbitmq_url, proxy.port))
             await migrate(database_url)
-            async with (
-                serving(create_app(settings)) as base,
-                httpx.AsyncClient(base_url=base) as http,
-            ):
-                api = Api(http, settings)
+            async with running_api(settings) as api:
                 await api.create("42", "before")
                 await eventually(
-                    lambda: _pending(http, 0), timeout=10, what="the first event to be confirmed"
+                    lambda: _pending(api.http, 0),
+                    timeout=10,
+                    what="the first event to be confirmed",
                 )
                 await proxy.cut()
                 started = time.monotonic()
@@ -110,11 +108,13 @@ class TestBrokerOutage:
                     await api.create("42", f"during-{i}")
                 assert time.monotonic() - started < 5, "a write waited on the broker"
                 await eventually(
-                    lambda: _status(http, "/readyz", 503), timeout=10, what="readyz 503"
+                    lambda: _status(api.http, "/readyz", 503), timeout=10, what="readyz 503"
                 )
-                assert (await http.get("/readyz")).json()["broker"] == "down"
+                assert (await api.http.get("/readyz")).json()["broker"] == "down"
                 proxy.restore()
-                await eventually(lambda: _pending(http, 0), timeout=20, what="the outbox to drain")
+                await eventually(
+                    lambda: _pending(api.http, 0), timeout=20, what="the outbox to drain"
+                )
         log = await read_log(rabbitmq_url, 6)
         data = [e.event.notification.data for e in log]  # type: ignore[union-attr]
         assert data == ["before", *(f"during-{i}" for i in range(5))]

@@ -10,12 +10,11 @@ import aio_pika
 import asyncpg
 import httpx
 import pytest
-from tests.api.conftest import SECRET, Api, api_settings, migrate
+from tests.api.conftest import SECRET, Api, api_settings, migrate, running_api
 from tests.commands.conftest import Sender, command
 from tests.support.commands import wait_for_command_consumer
-from tests.support.servers import child, eventually, free_port, serving, wait_http_ok
+from tests.support.servers import child, eventually, free_port, wait_http_ok
 
-from notifications_api.app import create_app
 from qahub_contracts.topology import COMMAND_DEAD_QUEUE, COMMAND_QUEUE
 
 COUNT = 300
@@ -120,14 +119,10 @@ class TestDatabaseOutage:
         name = urlsplit(database_url).path.lstrip("/")
         await migrate(database_url)
         settings = api_settings(database_url, rabbitmq_url)
-        async with (
-            serving(create_app(settings)) as base,
-            httpx.AsyncClient(base_url=base, timeout=10) as http,
-        ):
-            api = Api(http, settings)
+        async with running_api(settings) as api:
             await wait_for_command_consumer(rabbitmq_url)
             await _publish(rabbitmq_url, [command("42", "before")])
-            await eventually(lambda: _at_least(http, api, 1), timeout=10, what="the first")
+            await eventually(lambda: _at_least(api.http, api, 1), timeout=10, what="the first")
             await _admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
             await _admin(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "  # noqa: S608 - our name
@@ -135,15 +130,15 @@ class TestDatabaseOutage:
             )
             try:
                 await _publish(rabbitmq_url, [command("42", f"n{i}") for i in range(20)])
-                await eventually(lambda: _paused(http, 1), timeout=15, what="paused")
+                await eventually(lambda: _paused(api.http, 1), timeout=15, what="paused")
                 assert await _depth(rabbitmq_url, COMMAND_DEAD_QUEUE) == 0
             finally:
                 await _admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-            await eventually(lambda: _at_least(http, api, 21), timeout=30, what="all created")
-            await eventually(lambda: _paused(http, 0), timeout=10, what="resumed")
-            assert await _total(http, api, "42") == 21
+            await eventually(lambda: _at_least(api.http, api, 21), timeout=30, what="all created")
+            await eventually(lambda: _paused(api.http, 0), timeout=10, what="resumed")
+            assert await _total(api.http, api, "42") == 21
             assert await _depth(rabbitmq_url, COMMAND_DEAD_QUEUE) == 0
-            metrics = (await http.get("/metrics")).text
+            metrics = (await api.http.get("/metrics")).text
             assert 'commands_total{code="",outcome="created"} 21.0' in metrics
 
 
@@ -166,22 +161,18 @@ class TestPoisonCommand:
         await migrate(database_url)
         await _refuse_type(database_url, "poison")
         settings = api_settings(database_url, rabbitmq_url)
-        async with (
-            serving(create_app(settings)) as base,
-            httpx.AsyncClient(base_url=base, timeout=10) as http,
-        ):
-            api = Api(http, settings)
+        async with running_api(settings) as api:
             await wait_for_command_consumer(rabbitmq_url)
             poison = command("42", "refused by a trigger", type="poison")
             await _publish(
                 rabbitmq_url,
                 [*(command("42", f"n{i}") for i in range(10)), poison, command("42", "last")],
             )
-            await eventually(lambda: _at_least(http, api, 11), timeout=30, what="the others")
+            await eventually(lambda: _at_least(api.http, api, 11), timeout=30, what="the others")
             await eventually(
                 lambda: _dead(rabbitmq_url, 1), timeout=30, what="the poison dead-lettered"
             )
-            assert await _total(http, api, "42") == 11
+            assert await _total(api.http, api, "42") == 11
 
 
 async def _refuse_type(database_url: str, type_: str) -> None:

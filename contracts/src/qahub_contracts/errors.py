@@ -8,10 +8,14 @@ condition gets a new code, an existing code never changes meaning.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
+from http import HTTPStatus
 from typing import Final
 
-__all__ = ["ErrorCode", "code_for_status"]
+from qahub_contracts.api import ErrorBody, ErrorDetail
+
+__all__ = ["ErrorCode", "code_for_status", "raw_error_response"]
 
 
 class ErrorCode(StrEnum):
@@ -84,3 +88,17 @@ def code_for_status(status: int) -> ErrorCode:
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     return ErrorCode.BAD_REQUEST if 400 <= status < 500 else ErrorCode.INTERNAL_ERROR
+
+
+def raw_error_response(
+    status: int, code: ErrorCode, message: str, extra: Iterable[tuple[bytes, bytes]] = ()
+) -> bytes:
+    """A whole ``connection: close`` HTTP/1.1 response in the one JSON error shape, as
+    bytes: what a server's protocol writes itself for a request no app will see
+    (a head it cannot parse, or one over its bound). ``extra``: more header fields."""
+    body = ErrorBody(error=ErrorDetail(code=code, message=message)).model_dump_json(by_alias=True)
+    head = [b"HTTP/1.1 %d %b\r\n" % (status, HTTPStatus(status).phrase.encode())]
+    head += [b"%b: %b\r\n" % (name, value) for name, value in extra]
+    head.append(b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body))
+    head.append(b"connection: close\r\n\r\n")
+    return b"".join(head) + body.encode()

@@ -135,13 +135,7 @@ def page(status: Status, cursor: str | None) -> Call[NotificationPage]:
     params = {"status": status, "limit": str(PAGE_SIZE)}
     if cursor is not None:
         params["cursor"] = cursor
-    return Call(
-        "GET",
-        NOTIFICATIONS,
-        lambda r: NotificationPage.model_validate_json(r.content),
-        None,
-        params,
-    )
+    return Call("GET", NOTIFICATIONS, _page, None, params)
 
 
 def get(id_: UUID | str) -> Call[Notification]:

@@ -19,15 +19,10 @@ from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from notifications_api.access_log import log
-from qahub_contracts.api import ErrorBody, ErrorDetail
-from qahub_contracts.errors import ErrorCode
+from qahub_contracts.errors import ErrorCode, raw_error_response
 from qahub_contracts.logs import access_line, uvicorn_log_config
 
 __all__ = ["JsonErrorProtocol", "server_config"]
-
-_BAD_REQUEST = ErrorBody(
-    error=ErrorDetail(code=ErrorCode.BAD_REQUEST, message="malformed HTTP request")
-).model_dump_json(by_alias=True)
 
 
 class JsonErrorProtocol(HttpToolsProtocol):
@@ -36,14 +31,9 @@ class JsonErrorProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         del msg  # uvicorn's text; the answer says the same in the services' shape
         started = time.perf_counter()
-        body = _BAD_REQUEST.encode()
-        head = [
-            b"HTTP/1.1 400 Bad Request\r\n",
-            b"content-type: application/json\r\n",
-            b"content-length: " + str(len(body)).encode() + b"\r\n",
-            b"connection: close\r\n\r\n",
-        ]
-        self.transport.write(b"".join(head) + body)
+        self.transport.write(
+            raw_error_response(400, ErrorCode.BAD_REQUEST, "malformed HTTP request")
+        )
         self.transport.close()
         client = self.client[0] if self.client else "-"
         access_line(log, client, "-", "-", status=400, seconds=time.perf_counter() - started)

@@ -28,8 +28,7 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from qahub_contracts.api import ErrorBody, ErrorDetail
-from qahub_contracts.errors import ErrorCode
+from qahub_contracts.errors import ErrorCode, raw_error_response
 from qahub_contracts.logs import access_line, uvicorn_log_config
 
 __all__ = ["MAX_HEAD_BYTES", "RelayHttpProtocol", "RelayServer", "server_config"]
@@ -42,17 +41,6 @@ MAX_HEAD_BYTES: Final = 32 * 1024
 
 _ACCEPT_BACKLOG: Final = 65535
 _LINGER_SECONDS: Final = 1.0  # read (and drop) what a refused client still sends, then close
-
-
-def _error(status: int, code: ErrorCode, message: str, extra: list[tuple[bytes, bytes]]) -> bytes:
-    """A complete ``connection: close`` response in the services' JSON error shape."""
-    body = ErrorBody(error=ErrorDetail(code=code, message=message)).model_dump_json(by_alias=True)
-    reason = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}[status]
-    head = [b"HTTP/1.1 %d %b\r\n" % (status, reason)]
-    head += [b"%b: %b\r\n" % (name, value) for name, value in extra]
-    head.append(b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body))
-    head.append(b"connection: close\r\n\r\n")
-    return b"".join(head) + body.encode()
 
 
 class RelayHttpProtocol(HttpToolsProtocol):
@@ -119,7 +107,7 @@ class RelayHttpProtocol(HttpToolsProtocol):
             code = ErrorCode.HEADERS_TOO_LARGE if too_large else ErrorCode.BAD_REQUEST
             message = f"request head over {MAX_HEAD_BYTES} bytes" if too_large else msg
             extra = self.server_state.default_headers
-            self.transport.write(_error(status, code, message, extra))
+            self.transport.write(raw_error_response(status, code, message, extra))
         # else a response is under way on this socket: a 400 would corrupt it; just close
         client = self.client[0] if self.client else "-"
         access_line(access_log, client, "-", "-", status=status, seconds=0.0)
